@@ -1,0 +1,118 @@
+package amqpx
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/correlation"
+	"github.com/expenseflow/expenseflow/pkg/events"
+)
+
+// Metadata keys added to a dead letter, next to the original headers.
+// The reason, queue and handler keys are Watermill's poison-queue keys.
+const (
+	DeadLetterReasonKey  = middleware.ReasonForPoisonedKey
+	DeadLetterQueueKey   = middleware.PoisonedTopicKey
+	DeadLetterHandlerKey = middleware.PoisonedHandlerKey
+	DeadLetterTimeKey    = "dead_lettered_at"
+)
+
+// EventHandler handles one decoded event. It returns nil only once the
+// effect is committed (the message is then acked), and an error otherwise.
+type EventHandler func(ctx context.Context, e events.Event) error
+
+// Permanent marks err as not worth retrying: the message goes straight to
+// the dead-letter queue.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ error }
+
+func (p permanentError) Unwrap() error { return p.error }
+
+// IsPermanent reports whether retrying err cannot help: it was marked
+// Permanent, the event is undecodable, or the data breaks a rule.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p) || errors.Is(err, events.ErrUndecodable) || apperr.KindOf(err) == apperr.Invalid
+}
+
+// Router is a Watermill router for a service's consumers.
+type Router struct {
+	*message.Router
+	broker *Broker
+	log    *slog.Logger
+}
+
+// NewRouter returns a router whose handlers share the middleware chain
+// described in the package comment.
+func NewRouter(b *Broker, log *slog.Logger) (*Router, error) {
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, WatermillLogger(log, "router"))
+	if err != nil {
+		return nil, err
+	}
+	deadLetter, err := middleware.PoisonQueue(b.DeadLetterPublisher, DeadLetterQueue(b.cfg.Service))
+	if err != nil {
+		return nil, err
+	}
+	retry := middleware.Retry{
+		MaxRetries:          b.cfg.Retry.MaxRetries,
+		InitialInterval:     b.cfg.Retry.InitialInterval,
+		MaxInterval:         b.cfg.Retry.MaxInterval,
+		Multiplier:          2,
+		RandomizationFactor: 0.2,
+		ShouldRetry:         func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
+	}
+	// Outermost first: a panic becomes an error, so it is retried and
+	// dead-lettered like any other failure instead of killing the process.
+	r.AddMiddleware(middleware.Recoverer, deadLetter, stampFailure(log), retry.Middleware)
+	return &Router{Router: r, broker: b, log: log}, nil
+}
+
+// Handle consumes the subscription's queue with h under the given handler
+// name (a wire constant: it is recorded in dead letters and the inbox).
+func (r *Router) Handle(handlerName string, sub Subscription, h EventHandler) {
+	r.AddConsumerHandler(handlerName, sub.Queue, r.broker.Subscriber, func(msg *message.Message) error {
+		e, err := events.Decode(msg.Payload)
+		if err != nil {
+			return err // permanent: ErrUndecodable
+		}
+		ctx := correlation.With(msg.Context(), correlation.IDs{
+			CorrelationID: e.CorrelationID,
+			CausationID:   e.ID,
+			TraceParent:   e.TraceParent,
+		})
+		return h(ctx, e)
+	})
+}
+
+// stampFailure records when and why a message finally failed, once retries
+// are exhausted, and logs it: this is the one log line per dead letter.
+func stampFailure(log *slog.Logger) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err != nil {
+				msg.Metadata.Set(DeadLetterTimeKey, time.Now().UTC().Format(time.RFC3339Nano))
+				log.ErrorContext(msg.Context(), "message failed for good, sending it to the dead-letter queue",
+					"handler", message.HandlerNameFromCtx(msg.Context()),
+					"message_id", msg.UUID, "error", err)
+			}
+			return out, err
+		}
+	}
+}
+
+// WatermillLogger adapts log for Watermill, whose info messages (every
+// subscribe, every handler start) are debug detail for us.
+func WatermillLogger(log *slog.Logger, component string) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(log.With("component", component), map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug,
+	})
+}

@@ -1,0 +1,123 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrUndecodable is wrapped by every Decode error. Such a message can never
+// succeed by retrying; it belongs in the dead-letter queue until a fix or an
+// upgrade makes it decodable.
+var ErrUndecodable = errors.New("undecodable event")
+
+// The three reasons a message is undecodable; each wraps ErrUndecodable.
+var (
+	ErrMalformed          = fmt.Errorf("%w: malformed", ErrUndecodable)
+	ErrUnknownType        = fmt.Errorf("%w: unknown type", ErrUndecodable)
+	ErrUnsupportedVersion = fmt.Errorf("%w: version newer than this build knows", ErrUndecodable)
+)
+
+// Event is a decoded envelope with its payload upcast to the newest version
+// (today every type has only v1).
+type Event struct {
+	Envelope
+	Payload Payload
+}
+
+// decoders maps each known wire type to a function that decodes its data and
+// upcasts it to the newest version of its family.
+var decoders = map[string]func(json.RawMessage) (Payload, error){
+	ExpenseSubmittedV1Type:       decodeAs[ExpenseSubmittedV1],
+	ExpenseApprovedV1Type:        decodeAs[ExpenseApprovedV1],
+	ExpenseRejectedV1Type:        decodeAs[ExpenseRejectedV1],
+	ExpenseWithdrawnV1Type:       decodeAs[ExpenseWithdrawnV1],
+	ReimbursementScheduledV1Type: decodeAs[ReimbursementScheduledV1],
+	ReimbursementPaidV1Type:      decodeAs[ReimbursementPaidV1],
+	ReimbursementFailedV1Type:    decodeAs[ReimbursementFailedV1],
+	LedgerEntryPostedV1Type:      decodeAs[LedgerEntryPostedV1],
+}
+
+// Decode parses a wire message, checks the envelope and the payload, and
+// returns the payload as its newest version.
+func Decode(body []byte) (Event, error) {
+	var env Envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := checkEnvelope(env); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	decode, ok := decoders[env.Type]
+	if !ok {
+		return Event{}, unknown(env.Type)
+	}
+	p, err := decode(env.Data)
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: %s: %v", ErrMalformed, env.Type, err)
+	}
+	return Event{Envelope: env, Payload: p}, nil
+}
+
+func checkEnvelope(e Envelope) error {
+	return check(
+		required("id", e.ID),
+		required("type", e.Type),
+		required("source", e.Source),
+		required("subject", e.Subject),
+		func() error {
+			if e.SpecVersion != SpecVersion {
+				return fmt.Errorf("specversion: want %q", SpecVersion)
+			}
+			if e.Time.IsZero() {
+				return errors.New("time: required")
+			}
+			if len(e.Data) == 0 || string(e.Data) == "null" {
+				return errors.New("data: required")
+			}
+			return nil
+		}(),
+	)
+}
+
+// unknown tells a newer version of a family we know (an upgrade is needed)
+// from a type we have never heard of.
+func unknown(eventType string) error {
+	family, version, ok := splitVersion(eventType)
+	if ok {
+		for known := range decoders {
+			if f, v, _ := splitVersion(known); f == family && version > v {
+				return fmt.Errorf("%w: %s", ErrUnsupportedVersion, eventType)
+			}
+		}
+	}
+	return fmt.Errorf("%w: %q", ErrUnknownType, eventType)
+}
+
+// splitVersion splits "expense.approved.v2" into ("expense.approved", 2).
+func splitVersion(eventType string) (family string, version int, ok bool) {
+	i := strings.LastIndex(eventType, ".v")
+	if i < 0 {
+		return "", 0, false
+	}
+	v, err := strconv.Atoi(eventType[i+2:])
+	if err != nil || v < 1 {
+		return "", 0, false
+	}
+	return eventType[:i], v, true
+}
+
+// decodeAs strictly decodes data into T: unknown fields are allowed (producers
+// may add optional fields within a version) but the result must validate.
+func decodeAs[T Payload](data json.RawMessage) (Payload, error) {
+	var p T
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

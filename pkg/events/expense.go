@@ -1,0 +1,85 @@
+package events
+
+import "time"
+
+// ExpenseSubmittedV1: an employee submitted a claim. Sequence 1 of the expense.
+type ExpenseSubmittedV1 struct {
+	ExpenseID   string    `json:"expense_id"`
+	EmployeeID  string    `json:"employee_id"`
+	AmountMinor int64     `json:"amount_minor"`
+	Currency    string    `json:"currency"`
+	Category    string    `json:"category"`
+	Description string    `json:"description"`
+	IncurredOn  string    `json:"incurred_on"` // YYYY-MM-DD
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+// ExpenseApprovedV1: a manager approved a claim. It repeats the claim's money
+// fields so accounting and reimbursement need nothing else to act on it.
+type ExpenseApprovedV1 struct {
+	ExpenseID   string    `json:"expense_id"`
+	EmployeeID  string    `json:"employee_id"`
+	ApproverID  string    `json:"approver_id"`
+	AmountMinor int64     `json:"amount_minor"`
+	Currency    string    `json:"currency"`
+	Category    string    `json:"category"`
+	ApprovedAt  time.Time `json:"approved_at"`
+}
+
+// ExpenseRejectedV1: a manager rejected a claim, with a reason.
+type ExpenseRejectedV1 struct {
+	ExpenseID  string    `json:"expense_id"`
+	EmployeeID string    `json:"employee_id"`
+	ApproverID string    `json:"approver_id"`
+	Reason     string    `json:"reason"`
+	RejectedAt time.Time `json:"rejected_at"`
+}
+
+// ExpenseWithdrawnV1: the submitter withdrew a claim that was still open.
+type ExpenseWithdrawnV1 struct {
+	ExpenseID   string    `json:"expense_id"`
+	EmployeeID  string    `json:"employee_id"`
+	WithdrawnAt time.Time `json:"withdrawn_at"`
+}
+
+func (ExpenseSubmittedV1) EventType() string { return ExpenseSubmittedV1Type }
+func (ExpenseApprovedV1) EventType() string  { return ExpenseApprovedV1Type }
+func (ExpenseRejectedV1) EventType() string  { return ExpenseRejectedV1Type }
+func (ExpenseWithdrawnV1) EventType() string { return ExpenseWithdrawnV1Type }
+
+func (p ExpenseSubmittedV1) SubjectID() string { return p.ExpenseID }
+func (p ExpenseApprovedV1) SubjectID() string  { return p.ExpenseID }
+func (p ExpenseRejectedV1) SubjectID() string  { return p.ExpenseID }
+func (p ExpenseWithdrawnV1) SubjectID() string { return p.ExpenseID }
+
+func (p ExpenseSubmittedV1) Validate() error {
+	return check(
+		required("expense_id", p.ExpenseID),
+		required("employee_id", p.EmployeeID),
+		money(p.AmountMinor, p.Currency),
+		required("category", p.Category),
+		date("incurred_on", p.IncurredOn),
+	)
+}
+
+func (p ExpenseApprovedV1) Validate() error {
+	return check(
+		required("expense_id", p.ExpenseID),
+		required("employee_id", p.EmployeeID),
+		required("approver_id", p.ApproverID),
+		money(p.AmountMinor, p.Currency),
+		required("category", p.Category),
+	)
+}
+
+func (p ExpenseRejectedV1) Validate() error {
+	return check(
+		required("expense_id", p.ExpenseID),
+		required("employee_id", p.EmployeeID),
+		required("approver_id", p.ApproverID),
+	)
+}
+
+func (p ExpenseWithdrawnV1) Validate() error {
+	return check(required("expense_id", p.ExpenseID), required("employee_id", p.EmployeeID))
+}

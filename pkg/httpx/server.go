@@ -1,0 +1,150 @@
+package httpx
+
+import (
+	"errors"
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/correlation"
+)
+
+// Headers that carry flow ids in and out.
+const (
+	RequestIDHeader     = "X-Request-ID"
+	CorrelationIDHeader = "X-Correlation-ID"
+	TraceParentHeader   = "traceparent"
+)
+
+// Check is a readiness probe of one dependency.
+type Check func(ctx context.Context) error
+
+// NewEngine returns a gin engine with the shared middleware and the
+// unauthenticated operational endpoints /healthz, /readyz and /metrics.
+func NewEngine(log *slog.Logger, reg *prometheus.Registry, ready ...Check) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true // handlers' c.Request.Context() carries the correlation ids
+	r.Use(withIDs, accessLog(log), recoverProblem, metrics(reg))
+	r.NoRoute(func(c *gin.Context) { WriteError(c, apperr.New(apperr.NotFound, "no such route")) })
+	r.NoMethod(func(c *gin.Context) {
+		WriteError(c, apperr.New(kindMethodNotAllowed, "method %s is not allowed here", c.Request.Method))
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		for _, check := range ready {
+			if err := check(ctx); err != nil {
+				WriteError(c, apperr.New(apperr.Unavailable, "not ready: %v", err))
+				return
+			}
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	})
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	return r
+}
+
+const kindMethodNotAllowed apperr.Kind = "method_not_allowed"
+
+func init() { statusOf[kindMethodNotAllowed] = http.StatusMethodNotAllowed }
+
+// withIDs gives every request a request id and a correlation id (the
+// caller's, or the request id when it starts a new flow) and echoes both.
+func withIDs(c *gin.Context) {
+	requestID := c.GetHeader(RequestIDHeader)
+	if requestID == "" || len(requestID) > 128 {
+		requestID = uuid.NewString()
+	}
+	correlationID := c.GetHeader(CorrelationIDHeader)
+	if correlationID == "" || len(correlationID) > 128 {
+		correlationID = requestID
+	}
+	c.Header(RequestIDHeader, requestID)
+	c.Header(CorrelationIDHeader, correlationID)
+	ids := correlation.IDs{CorrelationID: correlationID, CausationID: requestID, TraceParent: c.GetHeader(TraceParentHeader)}
+	c.Request = c.Request.WithContext(correlation.With(c.Request.Context(), ids))
+	c.Next()
+}
+
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
+			slog.String("method", c.Request.Method),
+			slog.String("route", c.FullPath()),
+			slog.Int("status", c.Writer.Status()),
+			slog.Duration("duration", time.Since(start)))
+	}
+}
+
+// recoverProblem turns a panic into a logged 500 problem: a bug in one
+// handler must not take the process down.
+func recoverProblem(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			slog.ErrorContext(c.Request.Context(), "panic in handler", "route", c.FullPath(), "panic", v)
+			WriteError(c, errPanic)
+		}
+	}()
+	c.Next()
+}
+
+var errPanic = errors.New("handler panicked")
+
+func metrics(reg *prometheus.Registry) gin.HandlerFunc {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_requests_total", Help: "HTTP requests by method, route and status.",
+	}, []string{"method", "route", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "route"})
+	reg.MustRegister(requests, duration)
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched" // bounded label cardinality
+		}
+		requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		duration.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+	}
+}
+
+// Serve runs srv until ctx ends, then shuts it down gracefully: it stops
+// accepting connections and waits (up to grace) for requests in flight.
+func Serve(ctx context.Context, srv *http.Server, serve func() error, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/auth"
+)
+
+// Config is the part of every service's configuration that the platform
+// uses. Services embed it in their own Config and add their knobs.
+type Config struct {
+	Service        string        `env:"-"`
+	HTTPAddr       string        `env:"HTTP_ADDR"`
+	DatabaseURL    string        `env:"DATABASE_URL"`
+	CreateDatabase bool          `env:"DATABASE_CREATE"` // create the database if missing (local runs)
+	AMQPURL        string        `env:"AMQP_URL" envDefault:"amqp://guest:guest@localhost:5672/"`
+	QueueType      string        `env:"AMQP_QUEUE_TYPE" envDefault:"classic"`
+	Prefetch       int           `env:"AMQP_PREFETCH" envDefault:"16"`
+	LogLevel       slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
+	JWT            auth.Config
+}
+
+// Defaults returns the platform config for a service before the environment
+// is read: its name, its port and its database on localhost.
+func Defaults(service, httpAddr string) Config {
+	return Config{
+		Service:     service,
+		HTTPAddr:    httpAddr,
+		DatabaseURL: "postgres://postgres@localhost:5432/" + service + "?sslmode=disable",
+	}
+}
+
+// Load fills cfg (a service Config that embeds platform.Config) from the
+// environment: fields keep their defaults unless a variable is set.
+func Load[T any](cfg *T) error {
+	if err := env.Parse(cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Service == "" || c.HTTPAddr == "" || c.DatabaseURL == "" {
+		errs = append(errs, errors.New("service name, HTTP_ADDR and DATABASE_URL are required"))
+	}
+	errs = append(errs, c.amqp().Validate(), c.JWT.Validate())
+	return errors.Join(errs...)
+}
+
+func (c Config) amqp() amqpx.Config {
+	a := amqpx.DefaultConfig(c.AMQPURL, c.Service)
+	a.QueueType, a.Prefetch = c.QueueType, c.Prefetch
+	return a
+}

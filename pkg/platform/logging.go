@@ -1,0 +1,33 @@
+package platform
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/expenseflow/expenseflow/pkg/correlation"
+)
+
+// NewLogger returns a JSON logger that adds the service name to every line
+// and the correlation id to every line logged with a context that has one.
+func NewLogger(service string, level slog.Level) *slog.Logger {
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})
+	return slog.New(correlationHandler{h}).With("service", service)
+}
+
+type correlationHandler struct{ slog.Handler }
+
+func (h correlationHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := correlation.From(ctx).CorrelationID; id != "" {
+		r.AddAttrs(slog.String("correlation_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h correlationHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return correlationHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h correlationHandler) WithGroup(name string) slog.Handler {
+	return correlationHandler{h.Handler.WithGroup(name)}
+}

@@ -1,0 +1,205 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/components/metrics"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gorm.io/gorm"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/httpx"
+	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/outbox"
+	"github.com/expenseflow/expenseflow/pkg/postgres"
+)
+
+// Spec is what a service tells the platform about itself.
+type Spec struct {
+	Migrations    postgres.Migrations  // the service's own schema
+	Subscriptions []amqpx.Subscription // its queues, declared before anything runs
+	Publishes     bool                 // whether it has an outbox (and so a relay)
+}
+
+// Platform holds a started service's infrastructure. Services register their
+// HTTP routes on HTTP (or API, which requires a token) and their consumers on
+// Router, add background jobs with Go, then call Run.
+type Platform struct {
+	Config  Config
+	Log     *slog.Logger
+	DB      *gorm.DB
+	Broker  *amqpx.Broker
+	Router  *amqpx.Router
+	HTTP    *gin.Engine
+	API     *gin.RouterGroup // /v1, behind bearer-token authentication
+	Metrics *prometheus.Registry
+
+	relay    *forwarder.Forwarder
+	listener net.Listener
+	jobs     []func(context.Context) error
+}
+
+// Start connects to everything the service needs and prepares, but does not
+// start, its consumers, relay and HTTP server. It waits while PostgreSQL or
+// RabbitMQ are not reachable yet (until ctx ends).
+func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p = &Platform{Config: cfg, Log: NewLogger(cfg.Service, cfg.LogLevel), Metrics: prometheus.NewRegistry()}
+	p.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+
+	if cfg.CreateDatabase {
+		if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("create database: %w", err)
+		}
+	}
+	if p.DB, err = postgres.Open(ctx, cfg.DatabaseURL, p.Log); err != nil {
+		return nil, err
+	}
+	sets := []postgres.Migrations{inbox.Migrations, spec.Migrations}
+	if spec.Publishes {
+		sets = append(sets, outbox.Migrations)
+	}
+	if err := postgres.Migrate(ctx, p.DB, sets...); err != nil {
+		return nil, err
+	}
+
+	if p.Broker, err = amqpx.Connect(ctx, cfg.amqp(), spec.Subscriptions, p.Log); err != nil {
+		return nil, err
+	}
+	if p.Router, err = amqpx.NewRouter(p.Broker, p.Log); err != nil {
+		return nil, err
+	}
+	metrics.NewPrometheusMetricsBuilder(p.Metrics, "expenseflow", "").AddPrometheusRouterMetrics(p.Router.Router)
+	if spec.Publishes {
+		if p.relay, err = outbox.NewRelay(p.DB, p.Broker.Publisher, p.Log); err != nil {
+			return nil, err
+		}
+	}
+
+	verifier, err := auth.NewVerifier(cfg.JWT)
+	if err != nil {
+		return nil, err
+	}
+	dbReady := func(ctx context.Context) error { return postgres.Ping(ctx, p.DB) }
+	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, dbReady, p.Broker.Ready)
+	p.API = p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError))
+	if p.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Addr is the address the HTTP server listens on (useful with port 0).
+func (p *Platform) Addr() string { return p.listener.Addr().String() }
+
+// Go adds a background job that runs until ctx ends (e.g. a timer).
+func (p *Platform) Go(job func(ctx context.Context) error) { p.jobs = append(p.jobs, job) }
+
+// Run serves until ctx ends or a part fails, then shuts down in order:
+// stop taking HTTP requests, let in-flight requests finish, stop the
+// consumers (each message in progress is finished and acked, the rest stay
+// in the queue), stop the relay, close broker and database connections.
+func (p *Platform) Run(ctx context.Context) error {
+	defer p.close()
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var wg sync.WaitGroup
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+		}()
+	}
+
+	srv := &http.Server{Handler: p.HTTP, ReadHeaderTimeout: 5 * time.Second}
+	run("http", func(ctx context.Context) error {
+		return httpx.Serve(ctx, srv, func() error { return srv.Serve(p.listener) }, p.Config.ShutdownGrace)
+	})
+	run("router", p.Router.Run)
+	if p.relay != nil {
+		run("outbox relay", p.relay.Run)
+	}
+	for _, job := range p.jobs {
+		run("job", job)
+	}
+	p.Log.Info("service started", "http_addr", p.Addr())
+
+	<-ctx.Done()
+	p.Log.Info("shutting down", "reason", context.Cause(ctx))
+	wg.Wait() // each part stops itself when ctx ends; Router.Run waits for its handlers
+	if parent.Err() != nil {
+		return nil // asked to stop: a clean shutdown
+	}
+	return context.Cause(ctx) // a part failed
+
+}
+
+func (p *Platform) close() {
+	if p.relay != nil {
+		_ = p.relay.Close()
+	}
+	if p.Router != nil {
+		_ = p.Router.Close()
+	}
+	if p.Broker != nil {
+		p.Broker.Close()
+	}
+	if p.listener != nil {
+		_ = p.listener.Close() // already closed after a normal Run; harmless
+	}
+	if p.DB != nil {
+		if sqlDB, err := p.DB.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}
+}
+
+// Main is the whole main function of a service binary: read the
+// configuration, start, serve until SIGINT or SIGTERM, shut down gracefully,
+// and exit 0 after a clean shutdown or 1 with the error on stderr.
+func Main[C any](load func() (C, error), start func(context.Context, C) (*Platform, error)) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, load, start)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func run[C any](ctx context.Context, load func() (C, error), start func(context.Context, C) (*Platform, error)) error {
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	p, err := start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
+}

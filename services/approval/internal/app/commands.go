@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+
+	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/correlation"
+	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/services/approval/internal/domain"
+)
+
+// Submit files a claim for the caller (any signed-in user, for themselves).
+func (a *App) Submit(ctx context.Context, caller auth.Principal, c domain.Claim) (domain.Snapshot, error) {
+	now := a.now()
+	e, err := domain.Submit(a.newID(), caller.UserID, c, now)
+	if err != nil {
+		return domain.Snapshot{}, err
+	}
+	s := e.Snapshot()
+	ev, err := a.event(ctx, e, events.ExpenseSubmittedV1{
+		ExpenseID: s.ID, EmployeeID: s.EmployeeID, AmountMinor: s.AmountMinor, Currency: s.Currency,
+		Category: s.Category, Description: s.Description, IncurredOn: s.IncurredOn.Format("2006-01-02"),
+		SubmittedAt: now,
+	})
+	if err != nil {
+		return domain.Snapshot{}, err
+	}
+	return s, a.expenses.Add(ctx, e, ev)
+}
+
+// Approve is a manager's approval; see domain.Expense.Approve for the rules.
+func (a *App) Approve(ctx context.Context, caller auth.Principal, id string) (domain.Snapshot, error) {
+	if err := auth.RequireRole(caller, directory.RoleManager); err != nil {
+		return domain.Snapshot{}, err
+	}
+	return a.change(ctx, id, func(e *domain.Expense) (bool, events.Payload, error) {
+		now := a.now()
+		changed, err := e.Approve(caller.UserID, now)
+		s := e.Snapshot()
+		return changed, events.ExpenseApprovedV1{
+			ExpenseID: s.ID, EmployeeID: s.EmployeeID, ApproverID: caller.UserID,
+			AmountMinor: s.AmountMinor, Currency: s.Currency, Category: s.Category, ApprovedAt: now,
+		}, err
+	})
+}
+
+// Reject is a manager's rejection with a reason.
+func (a *App) Reject(ctx context.Context, caller auth.Principal, id, reason string) (domain.Snapshot, error) {
+	if err := auth.RequireRole(caller, directory.RoleManager); err != nil {
+		return domain.Snapshot{}, err
+	}
+	return a.change(ctx, id, func(e *domain.Expense) (bool, events.Payload, error) {
+		now := a.now()
+		changed, err := e.Reject(caller.UserID, reason, now)
+		s := e.Snapshot()
+		return changed, events.ExpenseRejectedV1{
+			ExpenseID: s.ID, EmployeeID: s.EmployeeID, ApproverID: caller.UserID, Reason: reason, RejectedAt: now,
+		}, err
+	})
+}
+
+// Withdraw lets the submitter take back a claim still awaiting a decision.
+func (a *App) Withdraw(ctx context.Context, caller auth.Principal, id string) (domain.Snapshot, error) {
+	return a.change(ctx, id, func(e *domain.Expense) (bool, events.Payload, error) {
+		if !canSee(caller, e.Snapshot().EmployeeID) {
+			return false, nil, apperr.New(apperr.NotFound, "expense %s not found", id)
+		}
+		now := a.now()
+		changed, err := e.Withdraw(caller.UserID, now)
+		return changed, events.ExpenseWithdrawnV1{ExpenseID: e.ID(), EmployeeID: caller.UserID, WithdrawnAt: now}, err
+	})
+}
+
+// change runs one decision on a stored expense. The decision reports whether
+// it changed anything and the event announcing it; an unchanged expense (a
+// repeated decision) is neither written nor announced again.
+func (a *App) change(ctx context.Context, id string, decide func(*domain.Expense) (bool, events.Payload, error)) (domain.Snapshot, error) {
+	e, err := a.expenses.Update(ctx, id, func(e *domain.Expense) ([]events.Envelope, error) {
+		changed, payload, err := decide(e)
+		if err != nil || !changed {
+			return nil, err
+		}
+		ev, err := a.event(ctx, e, payload)
+		return []events.Envelope{ev}, err
+	})
+	if err != nil {
+		return domain.Snapshot{}, err
+	}
+	return e.Snapshot(), nil
+}
+
+// event wraps a payload about e in an envelope whose sequence is e's version.
+func (a *App) event(ctx context.Context, e *domain.Expense, p events.Payload) (events.Envelope, error) {
+	return events.New(p, correlation.Stamp(ctx, events.Meta{
+		ID: a.newID(), Source: events.SourceApproval, Time: a.now(), Sequence: e.Version(),
+	}))
+}

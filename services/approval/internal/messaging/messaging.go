@@ -1,0 +1,32 @@
+// Package messaging is where events enter the approval service: it declares
+// the service's queues and hands every decoded event to the projection.
+package messaging
+
+import (
+	"context"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/services/approval/internal/app"
+)
+
+// Wire names: queues, their bindings and the handler (also the inbox consumer).
+var (
+	ExpenseEvents       = amqpx.Subscription{Queue: "approval.expense-events", Patterns: []string{"expense.*.*"}}
+	ReimbursementEvents = amqpx.Subscription{Queue: "approval.reimbursement-events", Patterns: []string{"reimbursement.*.*"}}
+	Subscriptions       = []amqpx.Subscription{ExpenseEvents, ReimbursementEvents}
+)
+
+// The handler name is the same on both queues: it names the projection, and
+// an event id is unique whatever queue brought it.
+const projectionHandler = "approval.expense-view-projection"
+
+// Register adds the projection's consumers to the router.
+func Register(r *amqpx.Router, a *app.App) {
+	project := func(ctx context.Context, e events.Event) error {
+		return a.Project(ctx, inbox.Key{Consumer: projectionHandler, EventID: e.ID}, e)
+	}
+	r.Handle(projectionHandler+".expense", ExpenseEvents, project)
+	r.Handle(projectionHandler+".reimbursement", ReimbursementEvents, project)
+}
