@@ -1,0 +1,118 @@
+package testinfra
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/platform"
+)
+
+// JWTSecret signs the tokens of every test.
+const JWTSecret = "test-secret-test-secret-test-secret-0123456789"
+
+// PlatformConfig returns the platform configuration of service for a
+// component test: a fresh database and vhost, an ephemeral port, quick retries.
+func PlatformConfig(t testing.TB, service string) (platform.Config, *API) {
+	t.Helper()
+	cfg := platform.Defaults(service, "127.0.0.1:0")
+	cfg.DatabaseURL = Database(t, service)
+	var api *API
+	cfg.AMQPURL, api = VHost(t, service)
+	cfg.QueueType, cfg.Prefetch, cfg.ShutdownGrace = "classic", 16, 5*time.Second
+	cfg.JWT = auth.Config{Secret: JWTSecret, Issuer: "expenseflow", Audience: "expenseflow"}
+	return cfg, api
+}
+
+// Run runs a started service until the test ends and returns its base URL.
+func Run(t testing.TB, p *platform.Platform) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("service stopped with an error: %v", err)
+		}
+	})
+	return "http://" + p.Addr()
+}
+
+// Token mints a token for a demo user.
+func Token(t testing.TB, userID string) string {
+	t.Helper()
+	dir, err := directory.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := dir.Lookup(userID)
+	if !ok {
+		t.Fatalf("no demo user %q", userID)
+	}
+	token, err := auth.Mint(auth.Config{Secret: JWTSecret, Issuer: "expenseflow", Audience: "expenseflow"}, u, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// Client calls a service's REST API as one demo user or another.
+type Client struct {
+	T    testing.TB
+	Base string
+}
+
+// Call sends body (JSON, unless nil) as user ("" for no token) and decodes
+// the response into out (unless nil). It returns the response, body read.
+func (c Client) Call(method, path, user string, body, out any) *http.Response {
+	c.T.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.Base+path, rd)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+Token(c.T, user))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			c.T.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	return resp
+}
+
+// Eventually polls cond until it holds or timeout passes, then fails the test
+// with msg. Asynchronous effects are awaited this way, never with sleeps.
+func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", timeout, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
