@@ -1,8 +1,8 @@
 package httpx
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
