@@ -4,7 +4,7 @@
 // publishers with confirms and a channel pool, subscribers with bounded
 // prefetch, and the consumer router with its middleware chain:
 //
-//	recover panics → dead-letter on final failure → retry with backoff → decode → handler
+//	dead-letter on final failure → retry with backoff → recover panics → decode → handler
 //
 // A handler returns nil only after its effect is committed; the message is
 // acked then. A transient error is retried with exponential backoff; a

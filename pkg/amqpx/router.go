@@ -69,9 +69,11 @@ func NewRouter(b *Broker, log *slog.Logger) (*Router, error) {
 		RandomizationFactor: 0.2,
 		ShouldRetry:         func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
 	}
-	// Outermost first: a panic becomes an error, so it is retried and
-	// dead-lettered like any other failure instead of killing the process.
-	r.AddMiddleware(middleware.Recoverer, deadLetter, stampFailure(log), retry.Middleware)
+	// Outermost first. Recoverer must be innermost: it turns a panic into an
+	// ordinary error that retry and dead-lettering then see. Placed outermost,
+	// a panic would skip both, the message would be nacked, requeued at once
+	// and panic again — forever (our own test caught exactly that).
+	r.AddMiddleware(deadLetter, stampFailure(log), retry.Middleware, middleware.Recoverer)
 	return &Router{Router: r, broker: b, log: log}, nil
 }
 

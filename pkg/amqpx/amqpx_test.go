@@ -1,0 +1,159 @@
+package amqpx_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/testinfra"
+)
+
+var sub = amqpx.Subscription{Queue: "test.expense-approved", Patterns: []string{"expense.approved.*"}}
+
+// start connects a "test" service to a fresh vhost and runs its router with h.
+func start(t *testing.T, queueType string, h amqpx.EventHandler) (amqpURL string) {
+	t.Helper()
+	amqpURL, _ = testinfra.VHost(t, "amqpx")
+	cfg := amqpx.DefaultConfig(amqpURL, "test")
+	cfg.QueueType = queueType
+	cfg.Retry = amqpx.RetryConfig{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond}
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	b, err := amqpx.Connect(ctx, cfg, []amqpx.Subscription{sub}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := amqpx.NewRouter(b, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Handle("test.handler", sub, h)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	<-r.Running()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		b.Close()
+	})
+	return amqpURL
+}
+
+func event(t *testing.T) events.Envelope {
+	t.Helper()
+	env, err := events.New(events.ExpenseApprovedV1{
+		ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 100, Currency: "EUR", Category: "meals", ApprovedAt: time.Now(),
+	}, events.Meta{ID: "01a20000-0000-7000-8000-000000000001", Source: "test", Time: time.Now(), Sequence: 2, CorrelationID: "corr-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// deadLetters reads what reached the test service's dead-letter queue.
+func deadLetters(t *testing.T, amqpURL string, want int) []amqp.Delivery {
+	t.Helper()
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []amqp.Delivery
+	testinfra.Eventually(t, 10*time.Second, "dead letters arrive", func() bool {
+		for {
+			d, ok, err := ch.Get(amqpx.DeadLetterQueue("test"), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return len(got) >= want
+			}
+			got = append(got, d)
+		}
+	})
+	return got
+}
+
+func TestTransientErrorIsRetriedThenHandled(t *testing.T) {
+	for _, queueType := range []string{amqpx.QueueClassic, amqpx.QueueQuorum} {
+		t.Run(queueType, func(t *testing.T) {
+			var calls, handled atomic.Int32
+			url := start(t, queueType, func(ctx context.Context, e events.Event) error {
+				if calls.Add(1) < 3 {
+					return errors.New("database briefly unavailable")
+				}
+				handled.Add(1)
+				return nil
+			})
+			testinfra.PublishEvent(t, url, event(t))
+			testinfra.Eventually(t, 10*time.Second, "handled after two failures", func() bool { return handled.Load() == 1 })
+		})
+	}
+}
+
+// Undecodable messages skip the retries and land in the dead-letter queue
+// with the reason, the handler and the original headers; a panic is a
+// failure like any other; and the consumer keeps going afterwards.
+func TestPoisonGoesToDeadLetters(t *testing.T) {
+	var handled atomic.Int32
+	var failing atomic.Int32
+	url := start(t, amqpx.QueueQuorum, func(ctx context.Context, e events.Event) error {
+		if e.Subject == "panic" {
+			panic("handler bug")
+		}
+		if e.Subject == "always-fails" {
+			failing.Add(1)
+			return errors.New("still down")
+		}
+		handled.Add(1)
+		return nil
+	})
+	testinfra.Publish(t, url, "expense.approved.v1", "m-1", []byte("{not json"))
+	v9 := event(t)
+	v9.Type, v9.ID = "expense.approved.v9", "01a20000-0000-7000-8000-000000000009"
+	testinfra.PublishEvent(t, url, v9)
+	panicking := event(t)
+	panicking.Subject, panicking.ID = "panic", "01a20000-0000-7000-8000-00000000000a"
+	testinfra.PublishEvent(t, url, panicking)
+	exhausting := event(t)
+	exhausting.Subject, exhausting.ID = "always-fails", "01a20000-0000-7000-8000-00000000000b"
+	testinfra.PublishEvent(t, url, exhausting)
+	testinfra.PublishEvent(t, url, event(t))
+
+	letters := deadLetters(t, url, 4)
+	reasons := map[string]string{}
+	for _, d := range letters {
+		reasons[d.MessageId] = d.Headers[amqpx.DeadLetterReasonKey].(string)
+		if d.Headers[amqpx.DeadLetterHandlerKey] != "test.handler" || d.Headers[amqpx.DeadLetterTimeKey] == nil {
+			t.Errorf("dead letter %s lacks handler or time: %v", d.MessageId, d.Headers)
+		}
+	}
+	for id, want := range map[string]string{
+		"m-1":         "malformed",
+		v9.ID:         "version newer than this build knows",
+		panicking.ID:  "handler bug",
+		exhausting.ID: "still down",
+	} {
+		if got, ok := reasons[id]; !ok || !contains(got, want) {
+			t.Errorf("dead letter %s: reason %q, want it to mention %q (all: %v)", id, got, want, reasons)
+		}
+	}
+	if failing.Load() != 4 {
+		t.Errorf("a transient failure was tried %d times, want 1 + 3 retries", failing.Load())
+	}
+	testinfra.Eventually(t, 5*time.Second, "the good event is still handled", func() bool { return handled.Load() == 1 })
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,0 +1,68 @@
+package app
+
+import (
+	"math/rand"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/events"
+)
+
+var t0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+
+// The story of one paid claim, as the projection receives it.
+func paidStory() []events.Event {
+	ev := func(seq int64, p events.Payload) events.Event {
+		return events.Event{Envelope: events.Envelope{Sequence: seq}, Payload: p}
+	}
+	return []events.Event{
+		ev(1, events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Category: "travel", Description: "Train", IncurredOn: "2026-11-20", SubmittedAt: t0}),
+		ev(2, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: t0}),
+		ev(1, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR"}),
+		ev(2, events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", PaymentRef: "p-1", PaidAt: t0}),
+	}
+}
+
+// Any order, with duplicates, converges on the same row (DESIGN §6.3).
+func TestProjectionConvergesWhateverTheOrder(t *testing.T) {
+	story := paidStory()
+	var want View
+	for _, e := range story {
+		apply(&want, e, t0)
+	}
+	if want.PublicStatus() != StatusPaid || want.Version != 2 || want.Description != "Train" {
+		t.Fatalf("in-order result: %+v", want)
+	}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 500; i++ {
+		delivered := append([]events.Event{}, story...)
+		for range rng.Intn(4) { // duplicates
+			delivered = append(delivered, story[rng.Intn(len(story))])
+		}
+		rng.Shuffle(len(delivered), func(a, b int) { delivered[a], delivered[b] = delivered[b], delivered[a] })
+		var got View
+		for _, e := range delivered {
+			apply(&got, e, t0)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("order %d converged on\n%+v\nwant\n%+v", i, got, want)
+		}
+	}
+}
+
+func TestPublicStatus(t *testing.T) {
+	cases := []struct{ status, payment, want string }{
+		{"submitted", "", "submitted"},
+		{"approved", "", "approved"},
+		{"approved", "scheduled", "approved"},
+		{"approved", "paid", "paid"},
+		{"approved", "failed", "payment_failed"},
+		{"rejected", "", "rejected"},
+	}
+	for _, c := range cases {
+		if got := (View{Status: c.status, PaymentStatus: c.payment}).PublicStatus(); got != c.want {
+			t.Errorf("%s/%s: got %s, want %s", c.status, c.payment, got, c.want)
+		}
+	}
+}
