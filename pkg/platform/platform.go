@@ -182,7 +182,13 @@ func (p *Platform) close() {
 // Main is the whole main function of a service binary: read the
 // configuration, start, serve until SIGINT or SIGTERM, shut down gracefully,
 // and exit 0 after a clean shutdown or 1 with the error on stderr.
+//
+// "<binary> healthcheck" instead asks the running service's /readyz and exits
+// 0 or 1: container images without a shell or curl use it as health check.
 func Main[C any](load func() (C, error), start func(context.Context, C) (*Platform, error)) {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, load, start)
 	stop()
@@ -202,4 +208,25 @@ func run[C any](ctx context.Context, load func() (C, error), start func(context.
 		return err
 	}
 	return p.Run(ctx)
+}
+
+// healthcheck probes /readyz on the port of HTTP_ADDR (the only setting it reads).
+func healthcheck() int {
+	_, port, err := net.SplitHostPort(os.Getenv("HTTP_ADDR"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck: HTTP_ADDR must be host:port or :port")
+		return 1
+	}
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + port + "/readyz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck: /readyz answered", resp.Status)
+		return 1
+	}
+	return 0
 }

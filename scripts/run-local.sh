@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the five services as local processes against RabbitMQ and PostgreSQL on
+# localhost (see scripts/dev-env.sh for the defaults). Each service gets its
+# own database, created if missing. Logs go to .run/<service>.log; Ctrl-C stops
+# everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/dev-env.sh
+mkdir -p .run
+
+declare -A PORTS=([approval]=8081 [accounting]=8082 [reimbursement]=8083 [notification]=8084 [audit]=8085)
+pids=()
+stop() {
+  echo; echo "stopping..."
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+for svc in approval accounting reimbursement notification audit; do
+  HTTP_ADDR=":${PORTS[$svc]}" \
+  DATABASE_URL="${PG_BASE_URL}/${svc}?sslmode=disable" \
+  DATABASE_CREATE=true \
+  PAYOUT_INTERVAL="${PAYOUT_INTERVAL:-30s}" \
+    "bin/$svc" >".run/$svc.log" 2>&1 &
+  pids+=($!)
+done
+
+for svc in approval accounting reimbursement notification audit; do
+  until curl -fsS "http://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
+    if ! kill -0 "${pids[@]}" 2>/dev/null; then echo "a service exited; see .run/*.log"; exit 1; fi
+    sleep 0.2
+  done
+  echo "$svc ready on http://127.0.0.1:${PORTS[$svc]}  (log: .run/$svc.log)"
+done
+echo "All five services are up. Tokens: bin/devtoken alice|erin|bob|frank|carol|dave  — Ctrl-C to stop."
+wait
