@@ -46,7 +46,7 @@ type expenseRow struct {
 	DecidedBy   string
 	Reason      string
 	SubmittedAt time.Time
-	UpdatedAt   time.Time
+	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"` // the domain's clock, not gorm's
 }
 
 func (expenseRow) TableName() string { return "expenses" }

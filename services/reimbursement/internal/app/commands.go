@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/correlation"
+	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/services/reimbursement/internal/domain"
+)
+
+// payTimeout bounds one gateway call. The reimbursement's row stays locked,
+// and its transaction open, during the call: an open transaction holds back
+// the outbox relay, and PostgreSQL ends one left idle for 60 s, so a hanging
+// gateway must not keep it long. A timeout is a transient failure, and the
+// retry is safe: Pay is idempotent.
+const payTimeout = 10 * time.Second
+
+// Schedule creates the reimbursement for an approved expense and announces it.
+// Invalid data is an apperr.Invalid error, which dead-letters the message.
+func (a *App) Schedule(ctx context.Context, key inbox.Key, p events.ExpenseApprovedV1) error {
+	r, err := domain.Schedule(a.newID(), domain.Payout{
+		ExpenseID: p.ExpenseID, EmployeeID: p.EmployeeID, AmountMinor: p.AmountMinor, Currency: p.Currency,
+		CorrelationID: correlation.From(ctx).CorrelationID,
+	}, a.now())
+	if err != nil {
+		return err
+	}
+	ev, err := a.event(ctx, r, events.ReimbursementScheduledV1{
+		ReimbursementID: r.ID(), ExpenseID: p.ExpenseID, EmployeeID: p.EmployeeID,
+		AmountMinor: p.AmountMinor, Currency: p.Currency,
+	})
+	if err != nil {
+		return err
+	}
+	return a.store.Schedule(ctx, key, r, ev)
+}
+
+// PayoutSummary counts what a batch did with the reimbursements it took.
+type PayoutSummary struct {
+	Paid     int
+	Failed   int
+	Retrying int // a transient failure: still scheduled, due again later
+}
+
+// RunPayouts runs a payout batch now on behalf of a finance user.
+func (a *App) RunPayouts(ctx context.Context, caller auth.Principal) (PayoutSummary, error) {
+	if err := auth.RequireRole(caller, directory.RoleFinance); err != nil {
+		return PayoutSummary{}, err
+	}
+	return a.PayoutBatch(ctx)
+}
+
+// PayoutBatch pays every reimbursement that is due when the batch starts,
+// one transaction each. Batches may run concurrently, in this process or in
+// other instances: the store hands a row to one batch at a time. A batch ends
+// because every row it settles is then final, or due only after the batch
+// started; so no row is tried twice in one batch.
+func (a *App) PayoutBatch(ctx context.Context) (PayoutSummary, error) {
+	var sum PayoutSummary
+	start := a.now()
+	for {
+		r, err := a.store.SettleNextDue(ctx, start, func(r *domain.Reimbursement) ([]events.Envelope, error) {
+			return a.pay(ctx, r)
+		})
+		if err != nil || r == nil {
+			return sum, err
+		}
+		switch r.Status() {
+		case domain.Paid:
+			sum.Paid++
+		case domain.Failed:
+			sum.Failed++
+		default:
+			sum.Retrying++
+		}
+	}
+}
+
+// pay makes one payment attempt for r and returns the event announcing its
+// outcome: paid, failed for good, or none while a retry is pending.
+func (a *App) pay(ctx context.Context, r *domain.Reimbursement) ([]events.Envelope, error) {
+	s := r.Snapshot()
+	callCtx, cancel := context.WithTimeout(ctx, payTimeout)
+	ref, err := a.gateway.Pay(callCtx, Payment{Key: s.ID, EmployeeID: s.EmployeeID, AmountMinor: s.AmountMinor, Currency: s.Currency})
+	cancel()
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // shutting down or the client left: not the payment's fault, change nothing
+	}
+	now := a.now()
+	if err == nil {
+		err = r.MarkPaid(ref, now)
+	} else {
+		err = r.RecordFailure(err.Error(), errors.Is(err, ErrPaymentDeclined), a.policy, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p events.Payload
+	switch r.Status() {
+	case domain.Paid:
+		p = events.ReimbursementPaidV1{
+			ReimbursementID: s.ID, ExpenseID: s.ExpenseID, EmployeeID: s.EmployeeID,
+			AmountMinor: s.AmountMinor, Currency: s.Currency, PaymentRef: ref, PaidAt: now,
+		}
+	case domain.Failed:
+		p = events.ReimbursementFailedV1{
+			ReimbursementID: s.ID, ExpenseID: s.ExpenseID, EmployeeID: s.EmployeeID,
+			AmountMinor: s.AmountMinor, Currency: s.Currency, Reason: r.Snapshot().FailureReason, FailedAt: now,
+		}
+	default:
+		return nil, nil // retrying: the new attempt count and due time are stored, nothing to announce
+	}
+	ev, err := a.event(ctx, r, p)
+	return []events.Envelope{ev}, err
+}
+
+// PayEvery runs a payout batch every interval until ctx ends. A failed batch
+// is logged and the next tick tries again: whatever it did not settle is
+// still scheduled in the database, so nothing is lost.
+func (a *App) PayEvery(ctx context.Context, interval time.Duration, log *slog.Logger) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		sum, err := a.PayoutBatch(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			log.ErrorContext(ctx, "payout batch failed; the next one retries", "error", err)
+		case sum != PayoutSummary{}:
+			log.InfoContext(ctx, "payout batch done", "paid", sum.Paid, "failed", sum.Failed, "retrying", sum.Retrying)
+		}
+	}
+}

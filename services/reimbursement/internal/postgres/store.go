@@ -1,0 +1,153 @@
+// Package postgres is the reimbursement service's persistence: the
+// reimbursements table, written together with the inbox and the outbox, and
+// read directly by the API (one row per aggregate, already in the shape
+// clients want, so a separate projection would only be a copy).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/outbox"
+	"github.com/expenseflow/expenseflow/pkg/postgres"
+	"github.com/expenseflow/expenseflow/services/reimbursement/internal/app"
+	"github.com/expenseflow/expenseflow/services/reimbursement/internal/domain"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the reimbursement schema.
+var Migrations = postgres.EmbeddedMigrations("reimbursement", migrationFiles, "migrations")
+
+// Store is the reimbursements store.
+type Store struct{ db *gorm.DB }
+
+// NewStore returns the store on db.
+func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+type row struct {
+	ID            string `gorm:"primaryKey"`
+	ExpenseID     string
+	EmployeeID    string
+	AmountMinor   int64
+	Currency      string
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	PaymentRef    string
+	FailureReason string
+	CorrelationID string
+	// The times come from the app's clock, not gorm's.
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (row) TableName() string { return "reimbursements" }
+
+// Schedule inserts r unless its expense has a reimbursement already, in the
+// transaction that records key in the inbox; its events go to the outbox
+// only when the row is new.
+func (s *Store) Schedule(ctx context.Context, key inbox.Key, r *domain.Reimbursement, evs ...events.Envelope) error {
+	return inbox.Once(ctx, s.db, key, func(tx *gorm.DB) error {
+		next := toRow(r.Snapshot())
+		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "expense_id"}}, DoNothing: true}).Create(&next)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error // 0 rows: another event about this expense got here first, nothing to do
+		}
+		return outbox.Publish(ctx, tx, evs...)
+	})
+}
+
+// SettleNextDue claims one due row with FOR UPDATE SKIP LOCKED: a row that
+// another batch is paying is locked, so this batch passes over it instead of
+// paying it too (or queueing behind it). The lock is held until the new state
+// and its event commit.
+func (s *Store) SettleNextDue(ctx context.Context, dueAt time.Time, settle func(*domain.Reimbursement) ([]events.Envelope, error)) (*domain.Reimbursement, error) {
+	var r *domain.Reimbursement
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var current row
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
+			Where("status = ? AND next_attempt_at <= ?", domain.Scheduled, dueAt).
+			Order("next_attempt_at, id").Take(&current).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r = domain.Restore(current.snapshot())
+		evs, err := settle(r)
+		if err != nil {
+			return err
+		}
+		next := toRow(r.Snapshot())
+		if err := tx.Select("*").Save(&next).Error; err != nil {
+			return err
+		}
+		return outbox.Publish(ctx, tx, evs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Get returns one reimbursement.
+func (s *Store) Get(ctx context.Context, id string) (domain.Snapshot, error) {
+	var r row
+	err := s.db.WithContext(ctx).Take(&r, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.Snapshot{}, apperr.New(apperr.NotFound, "reimbursement %s not found", id)
+	}
+	return r.snapshot(), err
+}
+
+// List returns up to limit+1 reimbursements after afterID (keyset pagination by id).
+func (s *Store) List(ctx context.Context, f app.ListFilter, limit int, afterID string) ([]domain.Snapshot, error) {
+	q := s.db.WithContext(ctx).Order("id").Limit(limit + 1)
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.EmployeeID != "" {
+		q = q.Where("employee_id = ?", f.EmployeeID)
+	}
+	if afterID != "" {
+		q = q.Where("id > ?", afterID)
+	}
+	var rows []row
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.Snapshot, len(rows))
+	for i, r := range rows {
+		out[i] = r.snapshot()
+	}
+	return out, nil
+}
+
+func toRow(s domain.Snapshot) row {
+	return row{
+		ID: s.ID, ExpenseID: s.ExpenseID, EmployeeID: s.EmployeeID, AmountMinor: s.AmountMinor, Currency: s.Currency,
+		Status: string(s.Status), Attempts: s.Attempts, NextAttemptAt: s.NextAttemptAt,
+		PaymentRef: s.PaymentRef, FailureReason: s.FailureReason, CorrelationID: s.CorrelationID,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+	}
+}
+
+func (r row) snapshot() domain.Snapshot {
+	return domain.Snapshot{
+		ID: r.ID, ExpenseID: r.ExpenseID, EmployeeID: r.EmployeeID, AmountMinor: r.AmountMinor, Currency: r.Currency,
+		Status: domain.Status(r.Status), Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
+		PaymentRef: r.PaymentRef, FailureReason: r.FailureReason, CorrelationID: r.CorrelationID,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+}
