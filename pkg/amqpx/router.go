@@ -78,19 +78,33 @@ func NewRouter(b *Broker, log *slog.Logger) (*Router, error) {
 }
 
 // Handle consumes the subscription's queue with h under the given handler
-// name (a wire constant: it is recorded in dead letters and the inbox).
+// name (a wire constant: it is recorded in dead letters and the inbox). h
+// gets the event decoded and upcast to the newest version of its type.
 func (r *Router) Handle(handlerName string, sub Subscription, h EventHandler) {
+	r.HandleEnvelope(handlerName, sub, func(ctx context.Context, env events.Envelope, _ []byte) error {
+		e, err := events.DecodeData(env)
+		if err != nil {
+			return err // permanent: ErrUndecodable
+		}
+		return h(ctx, e)
+	})
+}
+
+// HandleEnvelope is Handle for consumers that keep events without
+// interpreting their data (the audit log): h gets the checked envelope and
+// the body exactly as received, whatever the type or version.
+func (r *Router) HandleEnvelope(handlerName string, sub Subscription, h func(ctx context.Context, env events.Envelope, body []byte) error) {
 	r.AddConsumerHandler(handlerName, sub.Queue, r.broker.Subscriber, func(msg *message.Message) error {
-		e, err := events.Decode(msg.Payload)
+		env, err := events.ParseEnvelope(msg.Payload)
 		if err != nil {
 			return err // permanent: ErrUndecodable
 		}
 		ctx := correlation.With(msg.Context(), correlation.IDs{
-			CorrelationID: e.CorrelationID,
-			CausationID:   e.ID,
-			TraceParent:   e.TraceParent,
+			CorrelationID: env.CorrelationID,
+			CausationID:   env.ID,
+			TraceParent:   env.TraceParent,
 		})
-		return h(ctx, e)
+		return h(ctx, env, msg.Payload)
 	})
 }
 

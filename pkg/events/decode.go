@@ -43,13 +43,29 @@ var decoders = map[string]func(json.RawMessage) (Payload, error){
 // Decode parses a wire message, checks the envelope and the payload, and
 // returns the payload as its newest version.
 func Decode(body []byte) (Event, error) {
+	env, err := ParseEnvelope(body)
+	if err != nil {
+		return Event{}, err
+	}
+	return DecodeData(env)
+}
+
+// ParseEnvelope parses and checks only the envelope, leaving data undecoded:
+// for consumers that keep events without interpreting them (the audit log).
+func ParseEnvelope(body []byte) (Envelope, error) {
 	var env Envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := checkEnvelope(env); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	return env, nil
+}
+
+// DecodeData decodes the payload of a checked envelope, upcast to the newest
+// version of its type.
+func DecodeData(env Envelope) (Event, error) {
 	decode, ok := decoders[env.Type]
 	if !ok {
 		return Event{}, unknown(env.Type)

@@ -63,7 +63,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	p.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
-			p.close()
+			p.Close()
 		}
 	}()
 
@@ -120,7 +120,7 @@ func (p *Platform) Go(job func(ctx context.Context) error) { p.jobs = append(p.j
 // consumers (each message in progress is finished and acked, the rest stay
 // in the queue), stop the relay, close broker and database connections.
 func (p *Platform) Run(ctx context.Context) error {
-	defer p.close()
+	defer p.Close()
 	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -159,7 +159,9 @@ func (p *Platform) Run(ctx context.Context) error {
 
 }
 
-func (p *Platform) close() {
+// Close releases everything Start opened. Run calls it on return; call it
+// yourself only if you never call Run (e.g. wiring failed after Start).
+func (p *Platform) Close() {
 	if p.relay != nil {
 		_ = p.relay.Close()
 	}

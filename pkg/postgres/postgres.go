@@ -12,15 +12,17 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	gormpg "gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/expenseflow/expenseflow/pkg/apperr"
 )
 
 // idleTxTimeout ends sessions that sit idle inside a transaction: the outbox
@@ -37,7 +39,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*gorm.DB, error) {
 	}
 	return backoff.Retry(ctx, func() (*gorm.DB, error) {
 		db, err := gorm.Open(gormpg.Open(dsn), &gorm.Config{
-			Logger:                 logger.NewSlogLogger(log.With("component", "gorm"), logger.Config{SlowThreshold: time.Second, LogLevel: logger.Warn, IgnoreRecordNotFoundError: true}),
+			// Silent: a failed query returns its error to code that handles
+			// or logs it once, with context; gorm logging it again would
+			// double every line and print event data into the logs.
+			Logger:                 logger.NewSlogLogger(log.With("component", "gorm"), logger.Config{LogLevel: logger.Silent, ParameterizedQueries: true}),
 			SkipDefaultTransaction: true, // we open transactions explicitly where they matter
 			PrepareStmt:            false,
 		})
@@ -162,4 +167,16 @@ func EmbeddedMigrations(name string, fsys fs.FS, dir string) Migrations {
 		panic(err)
 	}
 	return Migrations{Name: name, FS: sub}
+}
+
+// Classify marks PostgreSQL data exceptions (SQLSTATE class 22: a NUL
+// character that JSON allows but text refuses, a number out of range...) as
+// apperr.Invalid: retrying cannot help, so a consumer dead-letters the
+// message at once and an HTTP client gets a 422. Other errors pass unchanged.
+func Classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+		return apperr.New(apperr.Invalid, "the database refused the data: %s", pgErr.Message)
+	}
+	return err
 }

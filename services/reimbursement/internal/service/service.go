@@ -70,6 +70,7 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	// convenience; a real one would be an HTTP client here.
 	gw, err := gateway.New(ctx, p.DB, cfg.Gateway, rand.Float64, time.Now)
 	if err != nil {
+		p.Close()
 		return nil, err
 	}
 	a := app.New(postgres.NewStore(p.DB), gw, cfg.retryPolicy(), time.Now, newID)

@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/testinfra"
+)
+
+var services = []string{"approval", "accounting", "reimbursement", "notification", "audit"}
+
+// binDir holds the service binaries, built once for the whole package.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "expenseflow-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	args := []string{"build", "-trimpath", "-o", dir + "/"}
+	for _, s := range services {
+		args = append(args, "../services/"+s)
+	}
+	build := exec.Command("go", args...)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Dockerfile builds them
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building services: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Stack is the five services running against one vhost.
+type Stack struct {
+	t       *testing.T
+	AMQPURL string
+	Broker  *testinfra.API
+	procs   map[string]*process
+}
+
+type process struct {
+	name string
+	env  []string
+	url  string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startStack starts all five services and waits until each is ready.
+func startStack(t *testing.T) *Stack {
+	t.Helper()
+	amqpURL, api := testinfra.VHost(t, "e2e")
+	s := &Stack{t: t, AMQPURL: amqpURL, Broker: api, procs: map[string]*process{}}
+	logDir := t.TempDir()
+	for _, name := range services {
+		addr := freeAddr(t)
+		p := &process{
+			name: name,
+			url:  "http://" + addr,
+			log:  filepath.Join(logDir, name+".log"),
+			env: append(os.Environ(),
+				"HTTP_ADDR="+addr,
+				"DATABASE_URL="+testinfra.Database(t, name),
+				"AMQP_URL="+amqpURL,
+				"JWT_SECRET="+testinfra.JWTSecret,
+				"PAYOUT_INTERVAL=0", // tests trigger payouts through the API
+				"LOG_LEVEL=info",
+				"SHUTDOWN_GRACE=5s",
+			),
+		}
+		s.procs[name] = p
+		s.start(p)
+	}
+	for _, p := range s.procs {
+		s.waitReady(p)
+	}
+	t.Cleanup(func() {
+		for _, p := range s.procs {
+			p.stop(syscall.SIGTERM)
+		}
+		if t.Failed() {
+			for _, p := range s.procs {
+				dumpTail(t, p.log, 40)
+			}
+		}
+	})
+	return s
+}
+
+func (s *Stack) start(p *process) {
+	s.t.Helper()
+	logFile, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	p.cmd = exec.Command(filepath.Join(binDir, p.name))
+	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = p.env, logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", p.name, err)
+	}
+	p.done = make(chan struct{})
+	go func() {
+		_ = p.cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+}
+
+func (s *Stack) waitReady(p *process) {
+	s.t.Helper()
+	testinfra.Eventually(s.t, 60*time.Second, p.name+" becomes ready", func() bool {
+		select {
+		case <-p.done:
+			dumpTail(s.t, p.log, 40)
+			s.t.Fatalf("%s exited during start-up", p.name)
+		default:
+		}
+		resp, err := http.Get(p.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// Client returns a REST client for one service.
+func (s *Stack) Client(name string) testinfra.Client {
+	return testinfra.Client{T: s.t, Base: s.procs[name].url}
+}
+
+// Kill stops a service with SIGKILL: no graceful shutdown, no chance to ack
+// or commit anything in flight.
+func (s *Stack) Kill(name string) { s.procs[name].stop(syscall.SIGKILL) }
+
+// Restart starts a stopped service again with the same configuration.
+func (s *Stack) Restart(name string) {
+	p := s.procs[name]
+	s.start(p)
+	s.waitReady(p)
+}
+
+// WaitQuiet waits until every queue of the vhost is empty (nothing ready,
+// nothing unacknowledged) except dead-letter queues, and stays so briefly:
+// all effects of the events published so far have been committed.
+func (s *Stack) WaitQuiet() {
+	s.t.Helper()
+	quietSince := time.Time{}
+	testinfra.Eventually(s.t, 60*time.Second, "all queues drain", func() bool {
+		qs, err := s.Broker.Queues()
+		if err != nil {
+			return false
+		}
+		for _, q := range qs {
+			if q.Messages > 0 && !strings.HasSuffix(q.Name, ".dead-letters") {
+				quietSince = time.Time{}
+				return false
+			}
+		}
+		if quietSince.IsZero() {
+			quietSince = time.Now()
+		}
+		// The management API's counters lag by up to a few seconds; the
+		// outbox relays poll every 100 ms. Quiet for 3 s means done.
+		return time.Since(quietSince) > 3*time.Second
+	})
+}
+
+func (p *process) stop(sig syscall.Signal) {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func dumpTail(t *testing.T, path string, n int) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	t.Logf("--- last lines of %s ---\n%s", filepath.Base(path), strings.Join(lines, "\n"))
+}

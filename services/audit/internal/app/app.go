@@ -1,0 +1,67 @@
+// Package app holds the audit service's use cases: recording each event as
+// received, and reading the log back, searched or as an ordered feed.
+//
+// Access is not checked here: every audit endpoint is for auditors only, so
+// the HTTP layer enforces it once for the whole route group.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/services/audit/internal/domain"
+)
+
+// Stored is one entry of the log.
+type Stored struct {
+	Seq        int64           // position in the log: 1, 2, 3, … in commit order, no gaps
+	Envelope   json.RawMessage // the event as received
+	ReceivedAt time.Time
+}
+
+// Filter narrows a search; empty fields match everything.
+type Filter struct {
+	Subject       string
+	ExpenseID     string // the expense's whole story: see domain.ExpenseID
+	CorrelationID string
+	Type          string
+	From, To      time.Time // event time in [From, To); a zero bound is open
+}
+
+// Store is the append-only log.
+type Store interface {
+	// Append stores r as the next entry of the log unless an event with its
+	// id is stored already; then it does nothing (a redelivery).
+	Append(ctx context.Context, r domain.Record, receivedAt time.Time) error
+	// Read returns up to n entries matching f with seq > afterSeq, by seq.
+	Read(ctx context.Context, f Filter, afterSeq int64, n int) ([]Stored, error)
+}
+
+// App wires the use cases to the store and the clock.
+type App struct {
+	store Store
+	now   func() time.Time
+}
+
+// New returns the audit application.
+func New(store Store, now func() time.Time) *App { return &App{store: store, now: now} }
+
+// Record keeps one event, exactly once, with the body exactly as received.
+func (a *App) Record(ctx context.Context, env events.Envelope, body []byte) error {
+	return a.store.Append(ctx, domain.NewRecord(env, body), a.now())
+}
+
+// Events searches the log in seq order, returning up to limit+1 entries:
+// the extra one tells httpx.NewPage that there is a next page.
+func (a *App) Events(ctx context.Context, f Filter, limit int, afterSeq int64) ([]Stored, error) {
+	return a.store.Read(ctx, f, afterSeq, limit+1)
+}
+
+// Feed returns up to limit entries after afterSeq, in seq order: the whole
+// log, for rebuilding projections. Because seq has no gaps and follows
+// commit order, a reader that resumes after the last seq it saw misses nothing.
+func (a *App) Feed(ctx context.Context, afterSeq int64, limit int) ([]Stored, error) {
+	return a.store.Read(ctx, Filter{}, afterSeq, limit)
+}

@@ -1,0 +1,141 @@
+// Package httpapi is the audit service's REST edge, for auditors only:
+// searching the log and reading it as an ordered feed. Errors go to
+// httpx.WriteError, which turns them into problem+json.
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/httpx"
+	"github.com/expenseflow/expenseflow/services/audit/internal/app"
+)
+
+// Register mounts the audit routes on api (the authenticated /v1 group).
+func Register(api *gin.RouterGroup, a *app.App) {
+	h := handlers{app: a}
+	// The whole audit API is for auditors: checked once, on the group, so no
+	// handler can forget it.
+	audit := api.Group("/audit", auditorsOnly)
+	audit.GET("/events", h.events)
+	audit.GET("/feed", h.feed)
+}
+
+func auditorsOnly(c *gin.Context) {
+	if err := auth.RequireRole(auth.PrincipalOf(c), directory.RoleAuditor); err != nil {
+		httpx.WriteError(c, err) // aborts the chain
+		return
+	}
+	c.Next()
+}
+
+type handlers struct{ app *app.App }
+
+// entry is a stored event as clients see it: the envelope's own attributes
+// (id, type, source, subject, time, correlationid, causationid, sequence,
+// data, …, whatever the producer sent) plus seq and received_at.
+type entry app.Stored
+
+func (e entry) MarshalJSON() ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(e.Envelope, &fields); err != nil {
+		return nil, err
+	}
+	fields["seq"], _ = json.Marshal(e.Seq)
+	fields["received_at"], _ = json.Marshal(e.ReceivedAt)
+	return json.Marshal(fields)
+}
+
+func (h handlers) events(c *gin.Context) {
+	limit, after, err := httpx.ListParams[int64](c)
+	var f app.Filter
+	if err == nil {
+		f, err = filter(c)
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	var afterSeq int64
+	if after != nil {
+		afterSeq = *after
+	}
+	stored, err := h.app.Events(c.Request.Context(), f, limit, afterSeq)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, httpx.NewPage(entries(stored), limit, func(e entry) int64 { return e.Seq }))
+}
+
+// filter reads the search parameters; from and to are RFC 3339 times.
+func filter(c *gin.Context) (app.Filter, error) {
+	f := app.Filter{
+		Subject: c.Query("subject"), ExpenseID: c.Query("expense_id"),
+		CorrelationID: c.Query("correlation_id"), Type: c.Query("type"),
+	}
+	var errs []apperr.FieldError
+	parse := func(field string) time.Time {
+		s := c.Query(field)
+		if s == "" {
+			return time.Time{}
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			errs = append(errs, apperr.FieldError{Field: field, Message: "must be an RFC 3339 time, e.g. 2026-11-22T15:00:00Z"})
+		}
+		return t
+	}
+	f.From, f.To = parse("from"), parse("to")
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		errs = append(errs, apperr.FieldError{Field: "to", Message: "must be after from"})
+	}
+	return f, apperr.Fields(errs)
+}
+
+// feedPage is a page of the feed. The feed is an endless stream rather than
+// a finite list, so instead of a cursor it always says where to resume:
+// pass next_after as ?after= (an empty page means "caught up, poll later").
+type feedPage struct {
+	Items     []entry `json:"items"`
+	NextAfter int64   `json:"next_after"`
+}
+
+func (h handlers) feed(c *gin.Context) {
+	limit, _, err := httpx.ListParams[int64](c) // the feed pages by ?after=, not ?cursor=
+	var after int64
+	if s := c.Query("after"); s != "" && err == nil {
+		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
+			err = apperr.Fields([]apperr.FieldError{{Field: "after", Message: "must be a seq, a non-negative integer"}})
+		}
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	stored, err := h.app.Feed(c.Request.Context(), after, limit)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	page := feedPage{Items: entries(stored), NextAfter: after}
+	if n := len(stored); n > 0 {
+		page.NextAfter = stored[n-1].Seq
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+func entries(stored []app.Stored) []entry {
+	out := make([]entry, len(stored))
+	for i, s := range stored {
+		out[i] = entry(s)
+	}
+	return out
+}

@@ -1,0 +1,287 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gorm.io/gorm"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/testinfra"
+	"github.com/expenseflow/expenseflow/services/audit/internal/service"
+)
+
+// item is an audit event as the API returns it.
+type item struct {
+	Seq           int64          `json:"seq"`
+	ID            string         `json:"id"`
+	Type          string         `json:"type"`
+	Source        string         `json:"source"`
+	Subject       string         `json:"subject"`
+	Time          time.Time      `json:"time"`
+	CorrelationID string         `json:"correlationid"`
+	Sequence      int64          `json:"sequence"`
+	Data          map[string]any `json:"data"`
+	Tenant        string         `json:"tenant"` // an extension this build does not know
+	ReceivedAt    time.Time      `json:"received_at"`
+}
+
+type page struct {
+	Items      []item `json:"items"`
+	NextCursor string `json:"next_cursor"`
+	NextAfter  *int64 `json:"next_after"`
+}
+
+type audit struct {
+	testinfra.Client
+	amqpURL string
+	db      *gorm.DB
+}
+
+// startAudit runs the service against a fresh database and vhost.
+func startAudit(t *testing.T) audit {
+	t.Helper()
+	pc, _ := testinfra.PlatformConfig(t, "audit")
+	p, err := service.New(context.Background(), service.Config{Config: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audit{Client: testinfra.Client{T: t, Base: testinfra.Run(t, p)}, amqpURL: pc.AMQPURL, db: p.DB}
+}
+
+// get reads one page as dave, the auditor.
+func (a audit) get(path string) page {
+	a.T.Helper()
+	var p page
+	if r := a.Call("GET", path, "dave", nil, &p); r.StatusCode != http.StatusOK {
+		a.T.Fatalf("GET %s: %d", path, r.StatusCode)
+	}
+	return p
+}
+
+// ids lists the event ids of a page's items.
+func ids(items []item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}
+
+var base = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+
+// event builds an envelope happening minute minutes after base.
+func event(t *testing.T, p events.Payload, correlationID string, minute int) events.Envelope {
+	t.Helper()
+	env, err := events.New(p, events.Meta{ID: uuid.Must(uuid.NewV7()).String(), Source: "test",
+		Time: base.Add(time.Duration(minute) * time.Minute), Sequence: int64(minute + 1), CorrelationID: correlationID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// story publishes an expense's whole story (correlation c-1), an unrelated
+// claim (c-2), an event of a version no service knows yet, duplicates, and
+// a marker last; it waits until the marker is stored. The queue is consumed
+// in order, so by then everything before it has been handled. It returns the
+// distinct event ids in publishing order.
+func story(t *testing.T, a audit) []string {
+	t.Helper()
+	submitted := event(t, events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR",
+		Category: "travel", Description: "Train", IncurredOn: "2026-11-20", SubmittedAt: base}, "c-1", 0)
+	approved := event(t, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250,
+		Currency: "EUR", Category: "travel", ApprovedAt: base}, "c-1", 1)
+	scheduled := event(t, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+		AmountMinor: 4250, Currency: "EUR"}, "c-1", 2)
+	ledger := event(t, events.LedgerEntryPostedV1{EntryID: "l-1", ExpenseID: "e-1", Kind: events.EntryKindApproval, PostedAt: base,
+		Lines: []events.LedgerLine{{Account: "expense:travel", DebitMinor: 4250, Currency: "EUR"},
+			{Account: "reimbursements_payable", CreditMinor: 4250, Currency: "EUR"}}}, "c-1", 3)
+	paid := event(t, events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+		AmountMinor: 4250, Currency: "EUR", PaymentRef: "pay-1", PaidAt: base}, "c-1", 4)
+	other := event(t, events.ExpenseSubmittedV1{ExpenseID: "e-2", EmployeeID: "erin", AmountMinor: 990, Currency: "GBP",
+		Category: "meals", Description: "Lunch", IncurredOn: "2026-11-20", SubmittedAt: base}, "c-2", 5)
+	marker := event(t, events.ExpenseWithdrawnV1{ExpenseID: "e-3", EmployeeID: "erin", WithdrawnAt: base}, "c-3", 7)
+
+	for _, env := range []events.Envelope{submitted, approved, submitted, scheduled, ledger, paid, approved, other} {
+		testinfra.PublishEvent(t, a.amqpURL, env)
+	}
+	// A newer version with an extension attribute: kept, and kept as sent.
+	v9 := uuid.Must(uuid.NewV7()).String()
+	testinfra.Publish(t, a.amqpURL, "expense.audited.v9", v9, fmt.Appendf(nil, `{"specversion":"1.0","id":%q,`+
+		`"type":"expense.audited.v9","source":"future","subject":"e-1","time":"2026-11-22T15:06:00Z",`+
+		`"correlationid":"c-1","tenant":"acme","data":{"expense_id":"e-1","verdict":"fine"}}`, v9))
+	testinfra.PublishEvent(t, a.amqpURL, marker)
+
+	testinfra.Eventually(t, 10*time.Second, "the marker is stored", func() bool {
+		return len(a.get("/v1/audit/events?correlation_id=c-3").Items) == 1
+	})
+	return []string{submitted.ID, approved.ID, scheduled.ID, ledger.ID, paid.ID, other.ID, v9, marker.ID}
+}
+
+func TestEachEventStoredOnceAndFound(t *testing.T) {
+	a := startAudit(t)
+	all := story(t, a)
+	submitted, approved, scheduled, ledger, paid, other, v9 := all[0], all[1], all[2], all[3], all[4], all[5], all[6]
+
+	cases := []struct {
+		name, query string
+		want        []string
+	}{
+		{"everything, once, in arrival order", "", all},
+		{"by subject", "?subject=e-1", []string{submitted, approved, v9}},
+		{"by expense: its whole story", "?expense_id=e-1", []string{submitted, approved, scheduled, ledger, paid, v9}},
+		{"by correlation id", "?correlation_id=c-2", []string{other}},
+		{"by type", "?type=expense.submitted.v1", []string{submitted, other}},
+		{"by event time, from inclusive, to exclusive", "?from=2026-11-22T15:01:00Z&to=2026-11-22T15:04:00Z", []string{approved, scheduled, ledger}},
+		{"filters combine", "?expense_id=e-1&type=reimbursement.paid.v1", []string{paid}},
+		{"nothing matches", "?subject=nobody", []string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ids(a.get("/v1/audit/events" + tc.query).Items); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("want %v, got %v", tc.want, got)
+			}
+		})
+	}
+
+	// An item is the stored envelope plus seq and received_at.
+	items := a.get("/v1/audit/events?subject=e-1").Items
+	first, future := items[0], items[2]
+	if first.Seq != 1 || first.Type != events.ExpenseSubmittedV1Type || first.Source != "test" || first.CorrelationID != "c-1" ||
+		first.Sequence != 1 || !first.Time.Equal(base) || first.Data["description"] != "Train" || first.ReceivedAt.IsZero() {
+		t.Errorf("first item: %+v", first)
+	}
+	if future.Type != "expense.audited.v9" || future.Tenant != "acme" || future.Data["verdict"] != "fine" {
+		t.Errorf("an unknown event must be kept as sent: %+v", future)
+	}
+
+	// Keyset pages over a filtered search.
+	p1 := a.get("/v1/audit/events?expense_id=e-1&limit=4")
+	p2 := a.get("/v1/audit/events?expense_id=e-1&limit=4&cursor=" + url.QueryEscape(p1.NextCursor))
+	if len(p1.Items) != 4 || p1.NextCursor == "" || len(p2.Items) != 2 || p2.NextCursor != "" || p2.Items[0].Seq <= p1.Items[3].Seq {
+		t.Errorf("pages: %v (next %q), then %v (next %q)", ids(p1.Items), p1.NextCursor, ids(p2.Items), p2.NextCursor)
+	}
+}
+
+// The feed returns the log in seq order, gap-free, page by page, and says
+// where to resume even when there is nothing new.
+func TestFeedIsOrderedAndPaginates(t *testing.T) {
+	a := startAudit(t)
+	all := story(t, a)
+
+	var got []item
+	after := int64(0)
+	for range len(all) {
+		p := a.get(fmt.Sprintf("/v1/audit/feed?after=%d&limit=3", after))
+		if len(p.Items) == 0 {
+			break
+		}
+		got = append(got, p.Items...)
+		if p.NextAfter == nil || *p.NextAfter != p.Items[len(p.Items)-1].Seq {
+			t.Fatalf("next_after: want the last seq, got %v", p.NextAfter)
+		}
+		after = *p.NextAfter
+	}
+	for i, it := range got {
+		if it.Seq != int64(i+1) || it.ID != all[i] {
+			t.Fatalf("feed: want seq 1..%d in arrival order %v, got %v", len(all), all, got)
+		}
+	}
+	if len(got) != len(all) {
+		t.Fatalf("feed: want %d events, got %d", len(all), len(got))
+	}
+	if p := a.get(fmt.Sprintf("/v1/audit/feed?after=%d", after)); len(p.Items) != 0 || p.NextAfter == nil || *p.NextAfter != after {
+		t.Fatalf("caught up: want no items and next_after %d, got %+v", after, p)
+	}
+}
+
+// Rows cannot be changed or removed, by this service or anyone else with SQL.
+func TestAuditEventsAreAppendOnly(t *testing.T) {
+	a := startAudit(t)
+	all := story(t, a)
+	for _, sql := range []string{
+		"UPDATE audit_events SET type = 'forged' WHERE seq = 1",
+		"DELETE FROM audit_events WHERE seq = 1",
+		"DELETE FROM audit_events WHERE seq = -1", // refused even when no row matches
+		"TRUNCATE audit_events",
+	} {
+		if err := a.db.Exec(sql).Error; err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: want the append-only error, got %v", sql, err)
+		}
+	}
+	if got := a.get("/v1/audit/feed").Items; len(got) != len(all) || got[0].Type != events.ExpenseSubmittedV1Type {
+		t.Fatalf("the log changed: %+v", got)
+	}
+}
+
+// A message that is not an envelope, or that PostgreSQL cannot store, goes
+// to the dead-letter queue with the reason; the consumer carries on.
+func TestPoisonIsDeadLettered(t *testing.T) {
+	a := startAudit(t)
+	testinfra.Publish(t, a.amqpURL, "expense.approved.v1", "m-1", []byte("{not json"))
+	testinfra.Publish(t, a.amqpURL, "expense.approved.v1", "m-2", []byte(`{"specversion":"1.0","id":"m-2",`+
+		`"type":"expense.approved.v1","source":"s","subject":"nul\u0000","time":"2026-11-22T15:00:00Z","data":{}}`))
+	story(t, a)
+
+	conn, err := amqp.Dial(a.amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for {
+		d, ok, err := ch.Get(amqpx.DeadLetterQueue("audit"), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		reasons[d.MessageId] = fmt.Sprint(d.Headers[amqpx.DeadLetterReasonKey])
+	}
+	if !strings.Contains(reasons["m-1"], "malformed") || !strings.Contains(reasons["m-2"], "database refused the data") || len(reasons) != 2 {
+		t.Fatalf("dead letters: %v", reasons)
+	}
+}
+
+func TestOnlyAuditorsReadTheLog(t *testing.T) {
+	a := startAudit(t)
+	cases := []struct {
+		name, path, user string
+		want             int
+	}{
+		{"no token", "/v1/audit/events", "", http.StatusUnauthorized},
+		{"no token, feed", "/v1/audit/feed", "", http.StatusUnauthorized},
+		{"employee", "/v1/audit/events", "alice", http.StatusForbidden},
+		{"manager", "/v1/audit/events", "bob", http.StatusForbidden},
+		{"finance", "/v1/audit/feed", "carol", http.StatusForbidden},
+		{"non-auditor with bad parameters is still forbidden", "/v1/audit/events?from=yesterday", "bob", http.StatusForbidden},
+		{"auditor", "/v1/audit/events", "dave", http.StatusOK},
+		{"auditor, feed", "/v1/audit/feed?after=0&limit=10", "dave", http.StatusOK},
+		{"from is not RFC 3339", "/v1/audit/events?from=yesterday", "dave", http.StatusUnprocessableEntity},
+		{"to before from", "/v1/audit/events?from=2026-11-22T15:00:00Z&to=2026-11-22T14:00:00Z", "dave", http.StatusUnprocessableEntity},
+		{"cursor not issued by us", "/v1/audit/events?cursor=xyz", "dave", http.StatusUnprocessableEntity},
+		{"negative after", "/v1/audit/feed?after=-1", "dave", http.StatusUnprocessableEntity},
+		{"limit too large", "/v1/audit/feed?limit=1000", "dave", http.StatusUnprocessableEntity},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := a.Call("GET", tc.path, tc.user, nil, nil); r.StatusCode != tc.want {
+				t.Fatalf("want %d, got %d", tc.want, r.StatusCode)
+			}
+		})
+	}
+}

@@ -1,0 +1,27 @@
+package app
+
+import (
+	"context"
+
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/services/notification/internal/domain"
+)
+
+// Notify stores one notification per recipient of e. An event nobody is told
+// about is simply done: it is acknowledged, not an error.
+func (a *App) Notify(ctx context.Context, key inbox.Key, e events.Event) error {
+	m := domain.Compose(e, a.dir)
+	if len(m.Recipients) == 0 {
+		return nil
+	}
+	now := a.now()
+	ns := make([]Notification, len(m.Recipients))
+	for i, recipient := range m.Recipients {
+		ns[i] = Notification{
+			ID: a.newID(), EventID: e.ID, EventType: e.Type, ExpenseID: m.ExpenseID, RecipientID: recipient,
+			Subject: m.Subject, Body: m.Body, DeliveryStatus: DeliveryPending, CreatedAt: now,
+		}
+	}
+	return a.store.Add(ctx, key, ns)
+}

@@ -1,0 +1,123 @@
+package domain_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/services/notification/internal/domain"
+)
+
+var now = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+
+func demo(t *testing.T) directory.Directory {
+	t.Helper()
+	dir, err := directory.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestRecipients(t *testing.T) {
+	dir := demo(t)
+	submitted := func(by string) events.Payload {
+		return events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: by, AmountMinor: 4250, Currency: "EUR",
+			Category: "travel", Description: "Train to Berlin", IncurredOn: "2026-11-20", SubmittedAt: now}
+	}
+	failed := func(employee string) events.Payload {
+		return events.ReimbursementFailedV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: employee,
+			AmountMinor: 4250, Currency: "EUR", Reason: "account closed", FailedAt: now}
+	}
+	cases := []struct {
+		name    string
+		payload events.Payload
+		want    []string
+	}{
+		{"submitted: every manager", submitted("alice"), []string{"bob", "frank"}},
+		{"submitted by a manager: the other managers", submitted("bob"), []string{"frank"}},
+		{"approved: the employee", events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob",
+			AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: now}, []string{"alice"}},
+		{"rejected: the employee", events.ExpenseRejectedV1{ExpenseID: "e-1", EmployeeID: "erin", ApproverID: "bob",
+			Reason: "duplicate", RejectedAt: now}, []string{"erin"}},
+		{"paid: the employee", events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+			AmountMinor: 4250, Currency: "EUR", PaymentRef: "pay-1", PaidAt: now}, []string{"alice"}},
+		{"failed: the employee and finance", failed("alice"), []string{"alice", "carol"}},
+		{"failed for a finance user: once", failed("carol"), []string{"carol"}},
+		{"employee unknown to the directory is still told", failed("zoe"), []string{"zoe", "carol"}},
+		{"withdrawn: nobody", events.ExpenseWithdrawnV1{ExpenseID: "e-1", EmployeeID: "alice", WithdrawnAt: now}, nil},
+		{"scheduled: nobody", events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+			AmountMinor: 4250, Currency: "EUR"}, nil},
+		{"ledger entry: nobody", events.LedgerEntryPostedV1{EntryID: "l-1", ExpenseID: "e-1", Kind: events.EntryKindApproval}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := domain.Compose(events.Event{Payload: tc.payload}, dir)
+			if !slices.Equal(m.Recipients, tc.want) {
+				t.Fatalf("recipients: want %v, got %v", tc.want, m.Recipients)
+			}
+			if len(tc.want) > 0 && (m.ExpenseID != "e-1" || m.Subject == "" || m.Body == "") {
+				t.Fatalf("incomplete message: %+v", m)
+			}
+		})
+	}
+}
+
+func TestText(t *testing.T) {
+	dir := demo(t)
+	cases := []struct {
+		name     string
+		payload  events.Payload
+		subject  string
+		bodyHas  []string
+		bodyNot  []string
+		maxRunes int
+	}{
+		{
+			name: "names from the directory, money in major units",
+			payload: events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4205, Currency: "EUR",
+				Category: "travel", Description: "Train to Berlin", IncurredOn: "2026-11-20"},
+			subject: "Expense to review: 42.05 EUR from Alice Employee",
+			bodyHas: []string{`Alice Employee submitted a travel expense of 42.05 EUR incurred on 2026-11-20: "Train to Berlin". Expense e-1.`},
+		},
+		{
+			name:    "currency without minor unit",
+			payload: events.ReimbursementPaidV1{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 1500, Currency: "JPY", PaymentRef: "pay-1"},
+			subject: "Your expense was reimbursed",
+			bodyHas: []string{"1500 JPY was paid to you (payment reference pay-1)."},
+		},
+		{
+			name: "free text is cleaned and shortened",
+			payload: events.ExpenseRejectedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob",
+				Reason: "no\x00receipt\n" + strings.Repeat("x", 500)},
+			subject:  "Your expense was rejected",
+			bodyHas:  []string{`Bob Manager rejected your expense: "no receipt xxx`, `…". Expense e-1.`},
+			bodyNot:  []string{"\x00", "\n"},
+			maxRunes: 200,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := domain.Compose(events.Event{Payload: tc.payload}, dir)
+			if m.Subject != tc.subject {
+				t.Errorf("subject: want %q, got %q", tc.subject, m.Subject)
+			}
+			for _, s := range tc.bodyHas {
+				if !strings.Contains(m.Body, s) {
+					t.Errorf("body %q lacks %q", m.Body, s)
+				}
+			}
+			for _, s := range tc.bodyNot {
+				if strings.Contains(m.Body, s) {
+					t.Errorf("body %q contains %q", m.Body, s)
+				}
+			}
+			if n := len([]rune(m.Body)); tc.maxRunes > 0 && n > tc.maxRunes {
+				t.Errorf("body has %d runes, want at most %d", n, tc.maxRunes)
+			}
+		})
+	}
+}

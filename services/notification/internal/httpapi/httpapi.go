@@ -1,0 +1,100 @@
+// Package httpapi is the notification service's REST edge: the caller's own
+// inbox and marking a notification read. Errors go to httpx.WriteError,
+// which turns them into problem+json.
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/httpx"
+	"github.com/expenseflow/expenseflow/services/notification/internal/app"
+)
+
+// Register mounts the notification routes on api (the authenticated /v1 group).
+func Register(api *gin.RouterGroup, a *app.App) {
+	h := handlers{app: a}
+	api.GET("/notifications", h.list)
+	api.POST("/notifications/:id/read", h.markRead)
+}
+
+type handlers struct{ app *app.App }
+
+// notificationResponse is the notification resource of DESIGN §4. The
+// recipient is always the caller, and delivery is the service's business.
+type notificationResponse struct {
+	ID        string    `json:"id"`
+	EventID   string    `json:"event_id"`
+	EventType string    `json:"event_type"`
+	ExpenseID string    `json:"expense_id"`
+	Subject   string    `json:"subject"`
+	Body      string    `json:"body"`
+	Read      bool      `json:"read"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (h handlers) list(c *gin.Context) {
+	unreadOnly, limit, beforeID, err := inboxQuery(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	ns, err := h.app.Inbox(c.Request.Context(), auth.PrincipalOf(c), unreadOnly, limit, beforeID)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := make([]notificationResponse, len(ns))
+	for i, n := range ns {
+		out[i] = fromNotification(n)
+	}
+	c.JSON(http.StatusOK, httpx.NewPage(out, limit, func(n notificationResponse) string { return n.ID }))
+}
+
+// inboxQuery reads ?unread=, ?limit= and ?cursor= (the id of the last
+// notification of the previous page).
+func inboxQuery(c *gin.Context) (unreadOnly bool, limit int, beforeID string, err error) {
+	limit, before, err := httpx.ListParams[string](c)
+	if err != nil {
+		return false, 0, "", err
+	}
+	if before != nil {
+		if uuid.Validate(*before) != nil {
+			return false, 0, "", apperr.Fields([]apperr.FieldError{{Field: "cursor", Message: "is not a cursor this API issued"}})
+		}
+		beforeID = *before
+	}
+	if s := c.Query("unread"); s != "" {
+		if unreadOnly, err = strconv.ParseBool(s); err != nil {
+			return false, 0, "", apperr.Fields([]apperr.FieldError{{Field: "unread", Message: "must be true or false"}})
+		}
+	}
+	return unreadOnly, limit, beforeID, nil
+}
+
+func (h handlers) markRead(c *gin.Context) {
+	id := c.Param("id")
+	if uuid.Validate(id) != nil { // a malformed id names no notification
+		httpx.WriteError(c, apperr.New(apperr.NotFound, "notification %s not found", id))
+		return
+	}
+	n, err := h.app.MarkRead(c.Request.Context(), auth.PrincipalOf(c), id)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, fromNotification(n))
+}
+
+func fromNotification(n app.Notification) notificationResponse {
+	return notificationResponse{
+		ID: n.ID, EventID: n.EventID, EventType: n.EventType, ExpenseID: n.ExpenseID,
+		Subject: n.Subject, Body: n.Body, Read: n.Read, CreatedAt: n.CreatedAt,
+	}
+}

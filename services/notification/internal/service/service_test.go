@@ -1,0 +1,226 @@
+package service_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/testinfra"
+	"github.com/expenseflow/expenseflow/services/notification/internal/service"
+)
+
+type notification struct {
+	ID        string `json:"id"`
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	ExpenseID string `json:"expense_id"`
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
+	Read      bool   `json:"read"`
+}
+
+type page struct {
+	Items      []notification `json:"items"`
+	NextCursor string         `json:"next_cursor"`
+}
+
+// startNotification runs the service against a fresh database and vhost and
+// returns a client and the vhost's AMQP URL, to inject events.
+func startNotification(t *testing.T) (testinfra.Client, string) {
+	t.Helper()
+	pc, _ := testinfra.PlatformConfig(t, "notification")
+	p, err := service.New(context.Background(), service.Config{Config: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testinfra.Client{T: t, Base: testinfra.Run(t, p)}, pc.AMQPURL
+}
+
+func envelope(t *testing.T, p events.Payload) events.Envelope {
+	t.Helper()
+	env, err := events.New(p, events.Meta{
+		ID: uuid.Must(uuid.NewV7()).String(), Source: "test", Time: time.Now(), Sequence: 1, CorrelationID: "corr-test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func submitted(t *testing.T, expenseID, employee string) events.Envelope {
+	return envelope(t, events.ExpenseSubmittedV1{ExpenseID: expenseID, EmployeeID: employee, AmountMinor: 4250,
+		Currency: "EUR", Category: "travel", Description: "Train to Berlin", IncurredOn: "2026-11-20", SubmittedAt: time.Now()})
+}
+
+func inbox(c testinfra.Client, user, query string) page {
+	c.T.Helper()
+	var p page
+	if r := c.Call("GET", "/v1/notifications"+query, user, nil, &p); r.StatusCode != http.StatusOK {
+		c.T.Fatalf("inbox of %s: %d", user, r.StatusCode)
+	}
+	return p
+}
+
+// Events reach exactly the inboxes they concern; events nobody is told about
+// are acknowledged (not dead-lettered); a duplicate delivery adds nothing.
+func TestEventsReachTheRightInboxes(t *testing.T) {
+	c, amqpURL := startNotification(t)
+
+	sub := submitted(t, "e-1", "alice")
+	approved := envelope(t, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob",
+		AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: time.Now()})
+	withdrawn := envelope(t, events.ExpenseWithdrawnV1{ExpenseID: "e-2", EmployeeID: "erin", WithdrawnAt: time.Now()})
+	scheduled := envelope(t, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+		AmountMinor: 4250, Currency: "EUR"})
+	failed := envelope(t, events.ReimbursementFailedV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+		AmountMinor: 4250, Currency: "EUR", Reason: "account closed", FailedAt: time.Now()})
+	// The last event is a marker: the queue is consumed in order, so once it
+	// shows up everything published before it has been handled.
+	marker := envelope(t, events.ExpenseRejectedV1{ExpenseID: "e-3", EmployeeID: "erin", ApproverID: "frank",
+		Reason: "no receipt", RejectedAt: time.Now()})
+	for _, env := range []events.Envelope{sub, approved, withdrawn, scheduled, failed, sub, failed, marker} {
+		testinfra.PublishEvent(t, amqpURL, env)
+	}
+	testinfra.Eventually(t, 10*time.Second, "the marker reaches erin", func() bool {
+		return len(inbox(c, "erin", "").Items) > 0
+	})
+
+	want := map[string][]string{ // user -> event ids in the inbox, newest first
+		"bob":   {sub.ID},
+		"frank": {sub.ID},
+		"alice": {failed.ID, approved.ID},
+		"carol": {failed.ID},
+		"erin":  {marker.ID},
+		"dave":  nil,
+	}
+	for user, ids := range want {
+		items := inbox(c, user, "").Items
+		if len(items) != len(ids) {
+			t.Errorf("%s: want events %v, got %+v", user, ids, items)
+			continue
+		}
+		for i, n := range items {
+			if n.EventID != ids[i] || n.Read || n.ExpenseID == "" || n.Subject == "" {
+				t.Errorf("%s item %d: want event %s unread, got %+v", user, i, ids[i], n)
+			}
+		}
+	}
+	if got := inbox(c, "bob", "").Items[0]; got.EventType != events.ExpenseSubmittedV1Type || got.ExpenseID != "e-1" {
+		t.Errorf("bob's notification: %+v", got)
+	}
+	if n := deadLetters(t, amqpURL); n != 0 {
+		t.Errorf("%d events were dead-lettered; events nobody is told about must be acknowledged", n)
+	}
+}
+
+// deadLetters drains the service's dead-letter queue and counts what was in it.
+func deadLetters(t *testing.T, amqpURL string) int {
+	t.Helper()
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; ; n++ {
+		_, ok, err := ch.Get(amqpx.DeadLetterQueue("notification"), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return n
+		}
+	}
+}
+
+func TestMarkReadIsIdempotentAndOwnershipChecked(t *testing.T) {
+	c, amqpURL := startNotification(t)
+	testinfra.PublishEvent(t, amqpURL, submitted(t, "e-1", "alice"))
+	testinfra.Eventually(t, 10*time.Second, "bob and frank are told", func() bool {
+		return len(inbox(c, "bob", "").Items) == 1 && len(inbox(c, "frank", "").Items) == 1
+	})
+	bobs := inbox(c, "bob", "").Items[0].ID
+
+	cases := []struct {
+		name, path, user string
+		want             int
+	}{
+		{"no token", bobs, "", http.StatusUnauthorized},
+		{"someone else's", bobs, "frank", http.StatusNotFound},
+		{"unknown id", uuid.Must(uuid.NewV7()).String(), "bob", http.StatusNotFound},
+		{"malformed id", "not-a-uuid", "bob", http.StatusNotFound},
+		{"own", bobs, "bob", http.StatusOK},
+		{"own again", bobs, "bob", http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var n notification
+			r := c.Call("POST", "/v1/notifications/"+tc.path+"/read", tc.user, nil, &n)
+			if r.StatusCode != tc.want || (tc.want == http.StatusOK && (!n.Read || n.ID != bobs)) {
+				t.Fatalf("want %d, got %d %+v", tc.want, r.StatusCode, n)
+			}
+		})
+	}
+	if got := inbox(c, "bob", "?unread=true").Items; len(got) != 0 {
+		t.Errorf("bob's unread inbox: want empty, got %+v", got)
+	}
+	if got := inbox(c, "bob", "").Items; len(got) != 1 || !got[0].Read {
+		t.Errorf("bob's inbox: want his one notification, read, got %+v", got)
+	}
+	if got := inbox(c, "frank", "?unread=true").Items; len(got) != 1 || got[0].Read {
+		t.Errorf("frank's copy must stay unread, got %+v", got)
+	}
+}
+
+func TestInboxPaginationAndQueryRules(t *testing.T) {
+	c, amqpURL := startNotification(t)
+	for _, e := range []string{"e-1", "e-2", "e-3"} {
+		testinfra.PublishEvent(t, amqpURL, submitted(t, e, "alice"))
+	}
+	testinfra.Eventually(t, 10*time.Second, "bob is told three times", func() bool {
+		return len(inbox(c, "bob", "").Items) == 3
+	})
+
+	first := inbox(c, "bob", "?limit=2")
+	if len(first.Items) != 2 || first.NextCursor == "" {
+		t.Fatalf("first page: %+v", first)
+	}
+	second := inbox(c, "bob", "?limit=2&cursor="+url.QueryEscape(first.NextCursor))
+	if len(second.Items) != 1 || second.NextCursor != "" {
+		t.Fatalf("second page: %+v", second)
+	}
+	all := append(first.Items, second.Items...)
+	for i, want := range []string{"e-3", "e-2", "e-1"} {
+		if all[i].ExpenseID != want {
+			t.Fatalf("want newest first (e-3, e-2, e-1), got %+v", all)
+		}
+	}
+
+	cases := []struct {
+		name, query, user string
+		want              int
+	}{
+		{"no token", "", "", http.StatusUnauthorized},
+		{"any role has an inbox", "", "dave", http.StatusOK},
+		{"unread is a boolean", "?unread=maybe", "bob", http.StatusUnprocessableEntity},
+		{"limit too small", "?limit=0", "bob", http.StatusUnprocessableEntity},
+		{"cursor not issued by us", "?cursor=Im5vdC1hLXV1aWQi", "bob", http.StatusUnprocessableEntity},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := c.Call("GET", "/v1/notifications"+tc.query, tc.user, nil, nil); r.StatusCode != tc.want {
+				t.Fatalf("want %d, got %d", tc.want, r.StatusCode)
+			}
+		})
+	}
+}
