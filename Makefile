@@ -9,13 +9,13 @@ build: ## static binaries in bin/, built like the Dockerfile builds them
 	CGO_ENABLED=0 go build -trimpath -o bin/ $(addprefix ./services/,$(SERVICES)) ./cmd/devtoken
 
 run: build ## start all services; Ctrl-C stops them all
-	scripts/run-local.sh
+	@scripts/run-local.sh
 
 test: ## everything CI runs
-	scripts/test.sh
+	@scripts/test.sh
 
 lint: ## gofmt, go vet and the layering check only
-	scripts/test.sh lint
+	@scripts/test.sh lint
 
 token: build ## print a token for USER (default alice): make token USER=bob
 	@JWT_SECRET=$${JWT_SECRET:-dev-only-secret-change-me-0123456789abcdef} bin/devtoken $${USER:-alice}

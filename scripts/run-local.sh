@@ -18,6 +18,12 @@ stop() {
 trap stop EXIT INT TERM
 
 for svc in approval accounting reimbursement notification audit; do
+  if curl -fsS -o /dev/null "http://127.0.0.1:${PORTS[$svc]}/healthz" 2>/dev/null; then
+    echo "port ${PORTS[$svc]} is already serving: is another 'make run' going?"; exit 1
+  fi
+done
+
+for svc in approval accounting reimbursement notification audit; do
   HTTP_ADDR=":${PORTS[$svc]}" \
   DATABASE_URL="${PG_BASE_URL}/${svc}?sslmode=disable" \
   DATABASE_CREATE=true \
@@ -28,7 +34,9 @@ done
 
 for svc in approval accounting reimbursement notification audit; do
   until curl -fsS "http://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
-    if ! kill -0 "${pids[@]}" 2>/dev/null; then echo "a service exited; see .run/*.log"; exit 1; fi
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { echo "a service exited during start-up; see .run/*.log"; exit 1; }
+    done
     sleep 0.2
   done
   echo "$svc ready on http://127.0.0.1:${PORTS[$svc]}  (log: .run/$svc.log)"
