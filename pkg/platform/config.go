@@ -24,6 +24,7 @@ type Config struct {
 	Prefetch       int           `env:"AMQP_PREFETCH" envDefault:"16"`
 	LogLevel       slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
 	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
+	IdempotencyTTL time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
 	JWT            auth.Config
 }
 
@@ -51,6 +52,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Service == "" || c.HTTPAddr == "" || c.DatabaseURL == "" {
 		errs = append(errs, errors.New("service name, HTTP_ADDR and DATABASE_URL are required"))
+	}
+	if c.IdempotencyTTL <= 0 {
+		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))
 	}
 	errs = append(errs, c.amqp().Validate(), c.JWT.Validate())
 	return errors.Join(errs...)

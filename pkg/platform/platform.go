@@ -22,6 +22,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/httpx"
+	"github.com/expenseflow/expenseflow/pkg/idempotency"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
 	"github.com/expenseflow/expenseflow/pkg/outbox"
 	"github.com/expenseflow/expenseflow/pkg/postgres"
@@ -35,7 +36,7 @@ type Spec struct {
 }
 
 // Platform holds a started service's infrastructure. Services register their
-// HTTP routes on HTTP (or API, which requires a token) and their consumers on
+// HTTP routes on HTTP (or API: authenticated, and Idempotency-Key aware) and their consumers on
 // Router, add background jobs with Go, then call Run.
 type Platform struct {
 	Config  Config
@@ -75,7 +76,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	if p.DB, err = postgres.Open(ctx, cfg.DatabaseURL, p.Log); err != nil {
 		return nil, err
 	}
-	sets := []postgres.Migrations{inbox.Migrations, spec.Migrations}
+	sets := []postgres.Migrations{inbox.Migrations, idempotency.Migrations, spec.Migrations}
 	if spec.Publishes {
 		sets = append(sets, outbox.Migrations)
 	}
@@ -102,7 +103,10 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	}
 	dbReady := func(ctx context.Context) error { return postgres.Ping(ctx, p.DB) }
 	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, dbReady, p.Broker.Ready)
-	p.API = p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError))
+	// Every command under /v1 honours Idempotency-Key.
+	keys := idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
+	p.API = p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), keys.Middleware())
+	p.Go(func(ctx context.Context) error { return keys.SweepEvery(ctx, time.Hour) })
 	if p.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func PlatformConfig(t testing.TB, service string) (platform.Config, *API) {
 	cfg.DatabaseURL = Database(t, service)
 	var api *API
 	cfg.AMQPURL, api = VHost(t, service)
-	cfg.QueueType, cfg.Prefetch, cfg.ShutdownGrace = "classic", 16, 5*time.Second
+	cfg.QueueType, cfg.Prefetch, cfg.ShutdownGrace, cfg.IdempotencyTTL = "classic", 16, 5*time.Second, time.Hour
 	cfg.JWT = auth.Config{Secret: JWTSecret, Issuer: "expenseflow", Audience: "expenseflow"}
 	return cfg, api
 }
@@ -65,8 +65,20 @@ func Token(t testing.TB, userID string) string {
 
 // Client calls a service's REST API as one demo user or another.
 type Client struct {
-	T    testing.TB
-	Base string
+	T      testing.TB
+	Base   string
+	Header http.Header // sent with every request, e.g. Idempotency-Key
+}
+
+// WithHeader returns a copy of c that also sends the header key: value.
+func (c Client) WithHeader(key, value string) Client {
+	h := c.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set(key, value)
+	c.Header = h
+	return c
 }
 
 // Call sends body (JSON, unless nil) as user ("" for no token) and decodes
@@ -84,6 +96,9 @@ func (c Client) Call(method, path, user string, body, out any) *http.Response {
 	req, err := http.NewRequest(method, c.Base+path, rd)
 	if err != nil {
 		c.T.Fatal(err)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if user != "" {

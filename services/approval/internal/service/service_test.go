@@ -2,9 +2,13 @@ package service_test
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 	"github.com/expenseflow/expenseflow/services/approval/internal/service"
@@ -101,4 +105,132 @@ func TestVisibilityAndRoles(t *testing.T) {
 		c.Call("GET", "/v1/expenses", "erin", nil, &page)
 		return mine && len(page.Items) == 0
 	})
+}
+
+// startApprovalDB is startApproval plus a handle on the service's database,
+// to count what the commands wrote.
+func startApprovalDB(t *testing.T) (testinfra.Client, *sql.DB) {
+	t.Helper()
+	pc, _ := testinfra.PlatformConfig(t, "approval")
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", pc.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return testinfra.Client{T: t, Base: testinfra.Run(t, p)}, db
+}
+
+func count(t *testing.T, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Twenty managers' requests race on one claim: exactly one decision wins and
+// is announced once; every other request is refused with 409 or, for the
+// winner's own repeats, answered identically.
+func TestConcurrentDecisionsHaveOneWinner(t *testing.T) {
+	c, db := startApprovalDB(t)
+	var e expense
+	c.Call("POST", "/v1/expenses", "alice", claim(), &e)
+
+	type result struct {
+		status int
+		body   struct{ Version int64 } // problem documents decode to 0
+		who    string
+		action string
+	}
+	results := make(chan result, 20)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			who := []string{"bob", "frank"}[i%2]
+			action, body := "approve", any(nil)
+			if i%4 >= 2 {
+				action, body = "reject", map[string]string{"reason": "over budget"}
+			}
+			res := result{who: who, action: action}
+			res.status = c.Call("POST", "/v1/expenses/"+e.ID+"/"+action, who, body, &res.body).StatusCode
+			results <- res
+		}()
+	}
+	wg.Wait()
+	close(results)
+
+	var winners []result
+	for r := range results {
+		switch r.status {
+		case http.StatusOK:
+			winners = append(winners, r)
+		case http.StatusConflict:
+		default:
+			t.Errorf("%s by %s: unexpected %d", r.action, r.who, r.status)
+		}
+	}
+	if len(winners) == 0 {
+		t.Fatal("no decision was taken")
+	}
+	for _, w := range winners {
+		if w.who != winners[0].who || w.action != winners[0].action || w.body.Version != 2 {
+			t.Fatalf("two different decisions succeeded: %+v and %+v", winners[0], w)
+		}
+	}
+	if n := count(t, db, "SELECT count(*) FROM watermill_outbox"); n != 2 {
+		t.Fatalf("want 2 events (submitted + one decision), the outbox has %d", n)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	c, db := startApprovalDB(t)
+	withKey := c.WithHeader("Idempotency-Key", "k-1")
+
+	var first, again expense
+	r1 := withKey.Call("POST", "/v1/expenses", "alice", claim(), &first)
+	r2 := withKey.Call("POST", "/v1/expenses", "alice", claim(), &again)
+	if r1.StatusCode != http.StatusCreated || r2.StatusCode != http.StatusCreated || again.ID != first.ID {
+		t.Fatalf("same key, same body: %d %+v then %d %+v", r1.StatusCode, first, r2.StatusCode, again)
+	}
+	if r2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Error("the repeat is not marked as replayed")
+	}
+	if n := count(t, db, "SELECT count(*) FROM expenses"); n != 1 {
+		t.Fatalf("same key twice made %d expenses", n)
+	}
+
+	other := claim()
+	other["amount_minor"] = 999
+	if r := withKey.Call("POST", "/v1/expenses", "alice", other, nil); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("same key, other body: want 422, got %d", r.StatusCode)
+	}
+	if r := withKey.Call("POST", "/v1/expenses/"+first.ID+"/withdraw", "alice", nil, nil); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("same key, other endpoint: want 422, got %d", r.StatusCode)
+	}
+	// Keys belong to their caller: erin's k-1 is a different key.
+	if r := withKey.Call("POST", "/v1/expenses", "erin", claim(), nil); r.StatusCode != http.StatusCreated {
+		t.Fatalf("another caller's key: want 201, got %d", r.StatusCode)
+	}
+
+	// Concurrent retries of one request: one effect.
+	var wg sync.WaitGroup
+	concurrent := c.WithHeader("Idempotency-Key", "k-2")
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			concurrent.Call("POST", "/v1/expenses", "alice", claim(), nil)
+		}()
+	}
+	wg.Wait()
+	if n := count(t, db, "SELECT count(*) FROM expenses WHERE employee_id = 'alice'"); n != 2 {
+		t.Fatalf("ten concurrent requests with one key made %d expenses, want 1 more", n-1)
+	}
 }
