@@ -58,34 +58,6 @@ func event(t *testing.T) events.Envelope {
 	return env
 }
 
-// deadLetters reads what reached the test service's dead-letter queue.
-func deadLetters(t *testing.T, amqpURL string, want int) []amqp.Delivery {
-	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []amqp.Delivery
-	testinfra.Eventually(t, 10*time.Second, "dead letters arrive", func() bool {
-		for {
-			d, ok, err := ch.Get(amqpx.DeadLetterQueue("test"), true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				return len(got) >= want
-			}
-			got = append(got, d)
-		}
-	})
-	return got
-}
-
 func TestTransientErrorIsRetriedThenHandled(t *testing.T) {
 	for _, queueType := range []string{amqpx.QueueClassic, amqpx.QueueQuorum} {
 		t.Run(queueType, func(t *testing.T) {
@@ -132,7 +104,11 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 	testinfra.PublishEvent(t, url, exhausting)
 	testinfra.PublishEvent(t, url, event(t))
 
-	letters := deadLetters(t, url, 4)
+	var letters []amqp.Delivery
+	testinfra.Eventually(t, 10*time.Second, "dead letters arrive", func() bool {
+		letters = append(letters, testinfra.DeadLetters(t, url, "test")...)
+		return len(letters) >= 4
+	})
 	reasons := map[string]string{}
 	for _, d := range letters {
 		reasons[d.MessageId] = d.Headers[amqpx.DeadLetterReasonKey].(string)

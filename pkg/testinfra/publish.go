@@ -16,15 +16,8 @@ import (
 // Tests use it to inject events, duplicates and poison messages.
 func Publish(t testing.TB, amqpURL, routingKey string, messageID string, bodies ...[]byte) {
 	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatalf("dial RabbitMQ: %v", err)
-	}
+	conn, ch := dial(t, amqpURL)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}

@@ -52,8 +52,7 @@ type harness struct {
 	testinfra.Client
 	amqpURL string
 	db      *pgx.Conn
-	ch      *amqp.Channel
-	ledger  string // a private queue bound to ledger.#
+	ledger  *testinfra.Tap // what it publishes to ledger.#
 }
 
 // start runs the accounting service against a fresh database and vhost.
@@ -70,25 +69,7 @@ func start(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.db.Close(context.Background()) })
-
-	conn, err := amqp.Dial(cfg.AMQPURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	if h.ch, err = conn.Channel(); err != nil {
-		t.Fatal(err)
-	}
-	// The service has declared the exchange. A queue bound now sees every
-	// ledger event it publishes from here on (unbound ones are dropped).
-	q, err := h.ch.QueueDeclare("", false, true, true, false, nil)
-	if err == nil {
-		err = h.ch.QueueBind(q.Name, "ledger.#", amqpx.EventsExchange, false, nil)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.ledger = q.Name
+	h.ledger = testinfra.NewTap(t, cfg.AMQPURL, "ledger.#") // the service has declared the exchange
 	return h
 }
 
@@ -102,23 +83,14 @@ func (h *harness) entries(t *testing.T, expenseID string) []entry {
 	return p.Items
 }
 
-// receive takes n messages off a queue in the service's vhost, polling until
-// they are there.
-func (h *harness) receive(t *testing.T, queue string, n int) []amqp.Delivery {
+// published waits until the service has published n ledger events and
+// returns them.
+func (h *harness) published(t *testing.T, n int) []events.Event {
 	t.Helper()
-	var got []amqp.Delivery
-	testinfra.Eventually(t, 10*time.Second, fmt.Sprintf("%d messages in %s", n, queue), func() bool {
-		for len(got) < n {
-			d, ok, err := h.ch.Get(queue, true)
-			if err != nil {
-				t.Fatalf("get from %s: %v", queue, err)
-			}
-			if !ok {
-				return false
-			}
-			got = append(got, d)
-		}
-		return true
+	var got []events.Event
+	testinfra.Eventually(t, 10*time.Second, fmt.Sprintf("%d ledger events", n), func() bool {
+		got = h.ledger.Events()
+		return len(got) >= n
 	})
 	return got
 }
@@ -181,16 +153,18 @@ func TestApprovalIsPostedOnceAndAnnounced(t *testing.T) {
 	// reason; the redelivered copy is not: the inbox absorbed it. (Dead
 	// letters are confirmed before the next message is handled, so after the
 	// marker there can be no more.)
-	dlq := amqpx.DeadLetterQueue("accounting")
+	var letters []amqp.Delivery
+	testinfra.Eventually(t, 10*time.Second, "2 dead letters", func() bool {
+		letters = append(letters, testinfra.DeadLetters(t, h.amqpURL, "accounting")...)
+		return len(letters) >= 2
+	})
 	reasons := map[string]string{}
-	for _, d := range h.receive(t, dlq, 2) {
+	for _, d := range letters {
 		reasons[d.MessageId], _ = d.Headers[amqpx.DeadLetterReasonKey].(string)
 	}
-	if !strings.Contains(reasons[renamed.ID], "already has its approval entry") || !strings.Contains(reasons[badCurrency.ID], "currency") {
+	if len(letters) != 2 || !strings.Contains(reasons[renamed.ID], "already has its approval entry") ||
+		!strings.Contains(reasons[badCurrency.ID], "currency") {
 		t.Fatalf("dead letters: %v", reasons)
-	}
-	if d, more, _ := h.ch.Get(dlq, true); more {
-		t.Fatalf("unexpected dead letter %s: %v", d.MessageId, d.Headers[amqpx.DeadLetterReasonKey])
 	}
 
 	// Exactly one event per entry was ever written to the outbox...
@@ -200,11 +174,7 @@ func TestApprovalIsPostedOnceAndAnnounced(t *testing.T) {
 	}
 	// ...and it reaches the broker, carrying the flow ids of its cause.
 	var announced []events.Event
-	for _, d := range h.receive(t, h.ledger, 2) {
-		ev, err := events.Decode(d.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range h.published(t, 2) {
 		if ev.Subject == got[0].ID {
 			announced = append(announced, ev)
 		}
@@ -255,11 +225,7 @@ func TestSettlementAndBalances(t *testing.T) {
 	}
 
 	kinds := map[string]bool{}
-	for _, d := range h.receive(t, h.ledger, 2) {
-		ev, err := events.Decode(d.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range h.published(t, 2) {
 		kinds[ev.Payload.(events.LedgerEntryPostedV1).Kind] = true
 	}
 	if !kinds[events.EntryKindApproval] || !kinds[events.EntryKindSettlement] {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"gorm.io/gorm"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
@@ -232,24 +231,8 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 		`"type":"expense.approved.v1","source":"s","subject":"nul\u0000","time":"2026-11-22T15:00:00Z","data":{}}`))
 	story(t, a)
 
-	conn, err := amqp.Dial(a.amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	reasons := map[string]string{}
-	for {
-		d, ok, err := ch.Get(amqpx.DeadLetterQueue("audit"), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
+	for _, d := range testinfra.DeadLetters(t, a.amqpURL, "audit") {
 		reasons[d.MessageId] = fmt.Sprint(d.Headers[amqpx.DeadLetterReasonKey])
 	}
 	if !strings.Contains(reasons["m-1"], "malformed") || !strings.Contains(reasons["m-2"], "database refused the data") || len(reasons) != 2 {

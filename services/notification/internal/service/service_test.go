@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 	"github.com/expenseflow/expenseflow/services/notification/internal/service"
@@ -115,31 +113,8 @@ func TestEventsReachTheRightInboxes(t *testing.T) {
 	if got := inbox(c, "bob", "").Items[0]; got.EventType != events.ExpenseSubmittedV1Type || got.ExpenseID != "e-1" {
 		t.Errorf("bob's notification: %+v", got)
 	}
-	if n := deadLetters(t, amqpURL); n != 0 {
+	if n := len(testinfra.DeadLetters(t, amqpURL, "notification")); n != 0 {
 		t.Errorf("%d events were dead-lettered; events nobody is told about must be acknowledged", n)
-	}
-}
-
-// deadLetters drains the service's dead-letter queue and counts what was in it.
-func deadLetters(t *testing.T, amqpURL string) int {
-	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := 0; ; n++ {
-		_, ok, err := ch.Get(amqpx.DeadLetterQueue("notification"), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			return n
-		}
 	}
 }
 

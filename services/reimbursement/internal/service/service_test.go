@@ -45,11 +45,11 @@ type summary struct {
 }
 
 // env is one reimbursement service on a fresh database and vhost, with a
-// test queue recording every reimbursement.* event it publishes.
+// tap recording every reimbursement.* event it publishes.
 type env struct {
 	testinfra.Client
-	cfg    service.Config
-	events *eventLog
+	cfg       service.Config
+	published *testinfra.Tap
 }
 
 func start(t *testing.T, edit func(*service.Config)) *env {
@@ -61,7 +61,7 @@ func start(t *testing.T, edit func(*service.Config)) *env {
 	}
 	e := &env{cfg: cfg}
 	e.Client = e.instance(t)
-	e.events = watchEvents(t, pc.AMQPURL) // bound before any approval is injected
+	e.published = testinfra.NewTap(t, pc.AMQPURL, "reimbursement.#") // bound before any approval is injected
 	return e
 }
 
@@ -149,13 +149,18 @@ func TestScheduleOncePerExpense(t *testing.T) {
 		t.Fatalf("%d events written to the outbox, want 1", n)
 	}
 
-	scheduled := e.events.await(t, events.ReimbursementScheduledV1Type, 1)[0]
+	scheduled := e.await(t, events.ReimbursementScheduledV1Type, 1)[0]
 	p := scheduled.Payload.(events.ReimbursementScheduledV1)
 	if scheduled.Sequence != 1 || scheduled.Subject != first.ID || p.ExpenseID != approval.Subject ||
 		scheduled.CorrelationID != approval.CorrelationID || scheduled.CausationID != approval.ID {
 		t.Fatalf("scheduled event: %+v", scheduled)
 	}
-	if reason := deadLetterReason(t, e.cfg.AMQPURL); !strings.Contains(reason, "undecodable") {
+	var letters []amqp.Delivery
+	testinfra.Eventually(t, wait, "a dead letter", func() bool {
+		letters = testinfra.DeadLetters(t, e.cfg.AMQPURL, "reimbursement")
+		return len(letters) > 0
+	})
+	if reason := fmt.Sprint(letters[0].Headers[amqpx.DeadLetterReasonKey]); !strings.Contains(reason, "undecodable") {
 		t.Fatalf("dead letter reason %q", reason)
 	}
 }
@@ -181,7 +186,7 @@ func TestPayoutPaysOnce(t *testing.T) {
 		t.Fatalf("the gateway's ledger has %d matching payments, want 1", n)
 	}
 
-	ev := e.events.await(t, events.ReimbursementPaidV1Type, 1)[0]
+	ev := e.await(t, events.ReimbursementPaidV1Type, 1)[0]
 	if p := ev.Payload.(events.ReimbursementPaidV1); ev.Sequence != 2 || ev.Subject != r.ID || p.PaymentRef != paid.PaymentRef ||
 		p.AmountMinor != 4250 || ev.CorrelationID != approval.CorrelationID {
 		t.Fatalf("paid event: %+v", ev)
@@ -222,7 +227,7 @@ func TestConcurrentBatchesPayEachOnce(t *testing.T) {
 	if got := e.count(t, "SELECT count(*) FROM gateway_payments"); got != n {
 		t.Fatalf("%d payments for %d reimbursements", got, n)
 	}
-	paid := e.events.await(t, events.ReimbursementPaidV1Type, n)
+	paid := e.await(t, events.ReimbursementPaidV1Type, n)
 	subjects := map[string]bool{}
 	for _, ev := range paid {
 		subjects[ev.Subject] = true
@@ -285,7 +290,7 @@ func TestPermanentGatewayFailure(t *testing.T) {
 	if n := e.count(t, "SELECT count(*) FROM gateway_payments"); n != 0 {
 		t.Fatalf("a declined payment was paid %d times", n)
 	}
-	ev := e.events.await(t, events.ReimbursementFailedV1Type, 1)[0]
+	ev := e.await(t, events.ReimbursementFailedV1Type, 1)[0]
 	if p := ev.Payload.(events.ReimbursementFailedV1); ev.Sequence != 2 || ev.Subject != r.ID || p.Reason != failed.FailureReason {
 		t.Fatalf("failed event: %+v", ev)
 	}
@@ -316,7 +321,7 @@ func TestTransientFailuresRetryThenFail(t *testing.T) {
 	if failed.Status != "failed" || failed.Attempts != 2 {
 		t.Fatalf("after the last attempt: %+v", failed)
 	}
-	e.events.await(t, events.ReimbursementFailedV1Type, 1)
+	e.await(t, events.ReimbursementFailedV1Type, 1)
 }
 
 func TestTimerPays(t *testing.T) {
@@ -327,7 +332,7 @@ func TestTimerPays(t *testing.T) {
 		e.Call("GET", "/v1/reimbursements", "alice", nil, &p)
 		return len(p.Items) == 1 && p.Items[0].ExpenseID == approval.Subject && p.Items[0].Status == "paid"
 	})
-	e.events.await(t, events.ReimbursementPaidV1Type, 1)
+	e.await(t, events.ReimbursementPaidV1Type, 1)
 }
 
 func TestRolesAndVisibility(t *testing.T) {
@@ -382,60 +387,16 @@ func TestRolesAndVisibility(t *testing.T) {
 	}
 }
 
-// eventLog records what the service publishes, as a consumer would see it.
-type eventLog struct {
-	mu   sync.Mutex
-	seen []events.Event
-	errs []error
-}
-
-// watchEvents binds a test queue to reimbursement.# in the vhost at amqpURL.
-func watchEvents(t *testing.T, amqpURL string) *eventLog {
-	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err == nil {
-		err = ch.QueueBind(q.Name, "reimbursement.#", amqpx.EventsExchange, false, nil)
-	}
-	deliveries, err2 := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil || err2 != nil {
-		t.Fatal(err, err2)
-	}
-	l := &eventLog{}
-	go func() {
-		for d := range deliveries {
-			e, err := events.Decode(d.Body) // what we publish must honour the contract
-			l.mu.Lock()
-			l.seen, l.errs = append(l.seen, e), append(l.errs, err)
-			l.mu.Unlock()
-		}
-	}()
-	return l
-}
-
-// await waits until n events of type typ have arrived and returns them; it
-// fails on more than n or on any event that does not decode.
-func (l *eventLog) await(t *testing.T, typ string, n int) []events.Event {
+// await waits until n events of type typ have been published and returns
+// them; it fails on more than n.
+func (e *env) await(t *testing.T, typ string, n int) []events.Event {
 	t.Helper()
 	var got []events.Event
 	testinfra.Eventually(t, wait, fmt.Sprintf("%d %s events", n, typ), func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
 		got = nil
-		for i, e := range l.seen {
-			if l.errs[i] != nil {
-				t.Fatalf("published an undecodable event: %v", l.errs[i])
-			}
-			if e.Type == typ {
-				got = append(got, e)
+		for _, ev := range e.published.Events() {
+			if ev.Type == typ {
+				got = append(got, ev)
 			}
 		}
 		return len(got) >= n
@@ -444,29 +405,4 @@ func (l *eventLog) await(t *testing.T, typ string, n int) []events.Event {
 		t.Fatalf("%d %s events, want %d", len(got), typ, n)
 	}
 	return got
-}
-
-// deadLetterReason waits for one message in the service's dead-letter queue
-// and returns the reason recorded with it.
-func deadLetterReason(t *testing.T, amqpURL string) string {
-	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msg amqp.Delivery
-	testinfra.Eventually(t, wait, "a dead letter", func() bool {
-		var ok bool
-		msg, ok, err = ch.Get(amqpx.DeadLetterQueue("reimbursement"), true)
-		return ok || err != nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprint(msg.Headers[amqpx.DeadLetterReasonKey])
 }
