@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
@@ -52,6 +55,7 @@ type Stack struct {
 
 type process struct {
 	name string
+	db   string // DATABASE_URL
 	env  []string
 	url  string
 	log  string
@@ -65,18 +69,25 @@ func startStack(t *testing.T) *Stack {
 	amqpURL, api := testinfra.VHost(t, "e2e")
 	s := &Stack{t: t, AMQPURL: amqpURL, Broker: api, procs: map[string]*process{}}
 	logDir := t.TempDir()
+	addrs := map[string]string{}
 	for _, name := range services {
-		addr := freeAddr(t)
+		addrs[name] = freeAddr(t)
+	}
+	for _, name := range services {
+		addr, dbURL := addrs[name], testinfra.Database(t, name)
 		p := &process{
 			name: name,
+			db:   dbURL,
 			url:  "http://" + addr,
 			log:  filepath.Join(logDir, name+".log"),
 			env: append(os.Environ(),
 				"HTTP_ADDR="+addr,
-				"DATABASE_URL="+testinfra.Database(t, name),
+				"DATABASE_URL="+dbURL,
 				"AMQP_URL="+amqpURL,
 				"JWT_SECRET="+testinfra.JWTSecret,
 				"PAYOUT_INTERVAL=0", // tests trigger payouts through the API
+				"READ_WAIT_MAX=2s",
+				"AUDIT_URL=http://"+addrs["audit"],
 				"LOG_LEVEL=info",
 				"SHUTDOWN_GRACE=5s",
 			),
@@ -140,6 +151,31 @@ func (s *Stack) waitReady(p *process) {
 // Client returns a REST client for one service.
 func (s *Stack) Client(name string) testinfra.Client {
 	return testinfra.Client{T: s.t, Base: s.procs[name].url}
+}
+
+// RunCommand runs "<service binary> <command>" with the service's
+// configuration and returns its combined output.
+func (s *Stack) RunCommand(name, command string) string {
+	s.t.Helper()
+	p := s.procs[name]
+	cmd := exec.Command(filepath.Join(binDir, name), command)
+	cmd.Env = p.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("%s %s: %v\n%s", name, command, err, out)
+	}
+	return string(out)
+}
+
+// DB opens the database of a service, for checks no API offers.
+func (s *Stack) DB(name string) *sql.DB {
+	s.t.Helper()
+	db, err := sql.Open("pgx", s.procs[name].db)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // Kill stops a service with SIGKILL: no graceful shutdown, no chance to ack

@@ -113,6 +113,20 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	return p, nil
 }
 
+// OpenDatabase opens and migrates the service's database only, for
+// commands that run instead of the service (e.g. a projection rebuild).
+func OpenDatabase(ctx context.Context, cfg Config, migrations postgres.Migrations) (*gorm.DB, *slog.Logger, error) {
+	log := NewLogger(cfg.Service, cfg.LogLevel)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := postgres.Migrate(ctx, db, inbox.Migrations, migrations); err != nil {
+		return nil, nil, err
+	}
+	return db, log, nil
+}
+
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (p *Platform) Addr() string { return p.listener.Addr().String() }
 
@@ -179,10 +193,22 @@ func (p *Platform) Close() {
 		_ = p.listener.Close() // already closed after a normal Run; harmless
 	}
 	if p.DB != nil {
-		if sqlDB, err := p.DB.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
+		CloseDatabase(p.DB)
 	}
+}
+
+// CloseDatabase closes the connection pool under db.
+func CloseDatabase(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}
+
+// Command is a one-off subcommand of a service binary, run instead of the
+// service: "<binary> <Name>". It gets the same configuration.
+type Command[C any] struct {
+	Name string
+	Run  func(ctx context.Context, cfg C) error
 }
 
 // Main is the whole main function of a service binary: read the
@@ -191,12 +217,13 @@ func (p *Platform) Close() {
 //
 // "<binary> healthcheck" instead asks the running service's /readyz and exits
 // 0 or 1: container images without a shell or curl use it as health check.
-func Main[C any](load func() (C, error), start func(context.Context, C) (*Platform, error)) {
+// "<binary> <command>" runs one of the service's commands.
+func Main[C any](load func() (C, error), start func(context.Context, C) (*Platform, error), commands ...Command[C]) {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		os.Exit(healthcheck())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, load, start)
+	err := run(ctx, os.Args[1:], load, start, commands)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -204,10 +231,22 @@ func Main[C any](load func() (C, error), start func(context.Context, C) (*Platfo
 	}
 }
 
-func run[C any](ctx context.Context, load func() (C, error), start func(context.Context, C) (*Platform, error)) error {
+func run[C any](ctx context.Context, args []string, load func() (C, error), start func(context.Context, C) (*Platform, error), commands []Command[C]) error {
 	cfg, err := load()
 	if err != nil {
 		return err
+	}
+	if len(args) > 0 {
+		for _, c := range commands {
+			if c.Name == args[0] {
+				return c.Run(ctx, cfg)
+			}
+		}
+		usage := "usage: <binary> [healthcheck"
+		for _, c := range commands {
+			usage += " | " + c.Name
+		}
+		return fmt.Errorf("unknown command %q; %s]", args[0], usage)
 	}
 	p, err := start(ctx, cfg)
 	if err != nil {

@@ -30,6 +30,10 @@ type Views interface {
 	Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*View)) error
 	Get(ctx context.Context, id string) (View, error)
 	List(ctx context.Context, f ListFilter, limit int, afterID string) ([]View, error)
+	// Rebuild empties the read model and the projection's inbox records and
+	// runs replay against them, all in one transaction that commits only if
+	// replay succeeds.
+	Rebuild(ctx context.Context, consumer string, replay func(Rebuilding) error) error
 }
 
 // App wires the use cases to their stores, clock and id source.

@@ -59,10 +59,13 @@ func (a *App) Project(ctx context.Context, key inbox.Key, e events.Event) error 
 	if expenseID == "" {
 		return nil // not about an expense (e.g. a ledger event): nothing to show
 	}
-	return a.views.Project(ctx, key, expenseID, func(v *View) { apply(v, e, a.now()) })
+	return a.views.Project(ctx, key, expenseID, func(v *View) { apply(v, e) })
 }
 
-func apply(v *View, e events.Event, now time.Time) {
+// apply folds one event into a view. It uses nothing but the event — not
+// even the clock (updated_at is the newest event time seen) — so replaying
+// the same events rebuilds the very same row.
+func apply(v *View, e events.Event) {
 	claim := func(employee string, amount int64, currency string) {
 		v.EmployeeID, v.AmountMinor, v.Currency = employee, amount, currency
 	}
@@ -104,7 +107,9 @@ func apply(v *View, e events.Event, now time.Time) {
 		claim(p.EmployeeID, p.AmountMinor, p.Currency)
 		payment(p.ReimbursementID, "failed")
 	}
-	v.UpdatedAt = now
+	if e.Time.After(v.UpdatedAt) {
+		v.UpdatedAt = e.Time
+	}
 }
 
 func expenseIDOf(p events.Payload) string {

@@ -18,15 +18,13 @@ var (
 	Subscriptions       = []amqpx.Subscription{ExpenseEvents, ReimbursementEvents}
 )
 
-// The handler name is the same on both queues: it names the projection, and
-// an event id is unique whatever queue brought it.
-const projectionHandler = "approval.expense-view-projection"
-
 // Register adds the projection's consumers to the router.
 func Register(r *amqpx.Router, a *app.App) {
 	project := func(ctx context.Context, e events.Event) error {
-		return a.Project(ctx, inbox.Key{Consumer: projectionHandler, EventID: e.ID}, e)
+		// One inbox consumer for both queues: it names the projection, and
+		// an event id is unique whatever queue brought it.
+		return a.Project(ctx, inbox.Key{Consumer: app.ProjectionName, EventID: e.ID}, e)
 	}
-	r.Handle(projectionHandler+".expense", ExpenseEvents, project)
-	r.Handle(projectionHandler+".reimbursement", ReimbursementEvents, project)
+	r.Handle(app.ProjectionName+".expense", ExpenseEvents, project)
+	r.Handle(app.ProjectionName+".reimbursement", ReimbursementEvents, project)
 }

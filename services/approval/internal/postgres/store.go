@@ -135,7 +135,7 @@ type viewRow struct {
 	PaymentStatus   string
 	PaymentSequence int64
 	SubmittedAt     *time.Time
-	UpdatedAt       time.Time
+	UpdatedAt       time.Time `gorm:"autoUpdateTime:false"` // the newest event's time, set by the projection
 }
 
 func (viewRow) TableName() string { return "expense_views" }
@@ -145,7 +145,7 @@ func (viewRow) TableName() string { return "expense_views" }
 // event is skipped and a crash halfway leaves nothing behind.
 func (s *Views) Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*app.View)) error {
 	return inbox.Once(ctx, s.db, key, func(tx *gorm.DB) error {
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&viewRow{ID: expenseID, UpdatedAt: time.Now()}).Error; err != nil {
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&viewRow{ID: expenseID}).Error; err != nil {
 			return err
 		}
 		var row viewRow
@@ -158,6 +158,55 @@ func (s *Views) Project(ctx context.Context, key inbox.Key, expenseID string, ap
 		return tx.Select("*").Save(&next).Error
 	})
 }
+
+// Rebuild runs replay against an emptied read model in one transaction.
+// It first locks the inbox and the view table (in that order, the order the
+// live projection writes them, so the two cannot deadlock): the live
+// projection waits until the rebuild commits, readers keep reading the old
+// rows meanwhile.
+func (s *Views) Rebuild(ctx context.Context, consumer string, replay func(app.Rebuilding) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The replay reads the audit feed over HTTP while this transaction
+		// is open; exempt it from the idle-in-transaction guard.
+		for _, stmt := range []string{
+			"SET LOCAL idle_in_transaction_session_timeout = 0",
+			"LOCK TABLE inbox, expense_views IN EXCLUSIVE MODE",
+		} {
+			if err := tx.Exec(stmt).Error; err != nil {
+				return err
+			}
+		}
+		var applied []string
+		if err := tx.Raw("SELECT event_id FROM inbox WHERE consumer = ?", consumer).Scan(&applied).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("DELETE FROM expense_views").Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("DELETE FROM inbox WHERE consumer = ?", consumer).Error; err != nil {
+			return err
+		}
+		r := &rebuilding{Views: Views{db: tx}, missing: map[string]bool{}}
+		for _, id := range applied {
+			r.missing[id] = true
+		}
+		return replay(r)
+	})
+}
+
+// rebuilding is the read model inside a rebuild's transaction; it tracks
+// which previously applied events have been replayed.
+type rebuilding struct {
+	Views
+	missing map[string]bool
+}
+
+func (r *rebuilding) Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*app.View)) error {
+	delete(r.missing, key.EventID)
+	return r.Views.Project(ctx, key, expenseID, apply)
+}
+
+func (r *rebuilding) Missing() int { return len(r.missing) }
 
 // Get returns one view.
 func (s *Views) Get(ctx context.Context, id string) (app.View, error) {

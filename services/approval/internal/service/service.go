@@ -4,12 +4,17 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/platform"
 	"github.com/expenseflow/expenseflow/services/approval/internal/app"
+	"github.com/expenseflow/expenseflow/services/approval/internal/auditfeed"
 	"github.com/expenseflow/expenseflow/services/approval/internal/httpapi"
 	"github.com/expenseflow/expenseflow/services/approval/internal/messaging"
 	"github.com/expenseflow/expenseflow/services/approval/internal/postgres"
@@ -20,6 +25,23 @@ type Config struct {
 	platform.Config
 	// ReadWaitMax bounds how long GET ?min_version waits for the projection.
 	ReadWaitMax time.Duration `env:"READ_WAIT_MAX" envDefault:"5s"`
+	// AuditURL is where rebuild-projection reads the event archive from.
+	AuditURL string `env:"AUDIT_URL" envDefault:"http://localhost:8085"`
+	// RebuildWait bounds how long a rebuild waits for the archive to hold
+	// every event the live projection has applied.
+	RebuildWait time.Duration `env:"REBUILD_WAIT" envDefault:"30s"`
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ReadWaitMax < 0 || c.ReadWaitMax > 5*time.Second {
+		errs = append(errs, errors.New("READ_WAIT_MAX must be between 0 and 5s"))
+	}
+	if c.AuditURL == "" {
+		errs = append(errs, errors.New("AUDIT_URL must be set"))
+	}
+	return errors.Join(append(errs, c.Config.Validate())...)
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -31,6 +53,9 @@ func LoadConfig() (Config, error) {
 // New starts the approval service's infrastructure and wires its parts; the
 // caller runs it with Run.
 func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	p, err := platform.Start(ctx, cfg.Config, platform.Spec{
 		Migrations:    postgres.Migrations,
 		Subscriptions: messaging.Subscriptions,
@@ -39,10 +64,36 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := app.New(postgres.NewExpenses(p.DB), postgres.NewViews(p.DB), time.Now, newID, min(cfg.ReadWaitMax, 5*time.Second))
+	a := app.New(postgres.NewExpenses(p.DB), postgres.NewViews(p.DB), time.Now, newID, cfg.ReadWaitMax)
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
 	return p, nil
+}
+
+// RebuildProjection is the "rebuild-projection" command: it replaces the
+// read model with one rebuilt from the audit service's feed (see
+// app.RebuildProjection). The service may keep running meanwhile.
+func RebuildProjection(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	db, log, err := platform.OpenDatabase(ctx, cfg.Config, postgres.Migrations)
+	if err != nil {
+		return err
+	}
+	defer platform.CloseDatabase(db)
+	// The feed is for auditors; the service reads it under its own name.
+	token, err := auth.Mint(cfg.JWT, directory.User{ID: "service:approval", Name: "approval service", Role: directory.RoleAuditor}, time.Now(), time.Hour)
+	if err != nil {
+		return err
+	}
+	a := app.New(postgres.NewExpenses(db), postgres.NewViews(db), time.Now, newID, cfg.ReadWaitMax)
+	n, err := a.RebuildProjection(ctx, auditfeed.New(cfg.AuditURL, token, log), cfg.RebuildWait)
+	if err != nil {
+		return fmt.Errorf("rebuild-projection: %w", err)
+	}
+	log.InfoContext(ctx, "projection rebuilt from the audit feed", "events_replayed", n)
+	return nil
 }
 
 // newID returns a UUIDv7: unique, and ordered by creation time, which gives
