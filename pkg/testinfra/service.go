@@ -65,9 +65,10 @@ func Token(t testing.TB, userID string) string {
 
 // Client calls a service's REST API as one demo user or another.
 type Client struct {
-	T      testing.TB
-	Base   string
-	Header http.Header // sent with every request, e.g. Idempotency-Key
+	T        testing.TB
+	Base     string
+	Header   http.Header // sent with every request, e.g. Idempotency-Key
+	Contract *Contract   // if set, every response is checked against it
 }
 
 // WithHeader returns a copy of c that also sends the header key: value.
@@ -110,6 +111,9 @@ func (c Client) Call(method, path, user string, body, out any) *http.Response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if c.Contract != nil {
+		c.Contract.check(c.T, req, resp, raw)
+	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			c.T.Fatalf("%s %s: decode %q: %v", method, path, raw, err)

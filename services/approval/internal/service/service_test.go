@@ -3,7 +3,9 @@ package service_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -20,15 +22,25 @@ type expense struct {
 	Version int64  `json:"version"`
 }
 
-// startApproval runs the approval service against a fresh database and vhost.
+// startApproval runs the approval service against a fresh database and
+// vhost. Every response is checked against the service's OpenAPI document.
 func startApproval(t *testing.T) testinfra.Client {
 	t.Helper()
-	pc, _ := testinfra.PlatformConfig(t, "approval")
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	c, _ := startApprovalDB(t)
+	return c
+}
+
+// TestMain fails the package if its tests left a documented operation
+// unexercised: the OpenAPI document may not promise what no test checks.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && theContract != nil {
+		if missing := theContract.Uncovered(); len(missing) > 0 {
+			fmt.Fprintln(os.Stderr, "operations of docs/openapi/approval.yaml no test exercised:", missing)
+			code = 1
+		}
 	}
-	return testinfra.Client{T: t, Base: testinfra.Run(t, p)}
+	os.Exit(code)
 }
 
 func claim() map[string]any {
@@ -112,7 +124,7 @@ func TestVisibilityAndRoles(t *testing.T) {
 func startApprovalDB(t *testing.T) (testinfra.Client, *sql.DB) {
 	t.Helper()
 	pc, _ := testinfra.PlatformConfig(t, "approval")
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: 5 * time.Second})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +133,19 @@ func startApprovalDB(t *testing.T) (testinfra.Client, *sql.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return testinfra.Client{T: t, Base: testinfra.Run(t, p)}, db
+	return testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, db
+}
+
+// theContract is the OpenAPI document, shared by the tests of this package
+// so that together they must exercise every documented operation.
+var (
+	contractOnce sync.Once
+	theContract  *testinfra.Contract
+)
+
+func contract(t *testing.T) *testinfra.Contract {
+	contractOnce.Do(func() { theContract = testinfra.LoadContract(t, "../../../../docs/openapi/approval.yaml") })
+	return theContract
 }
 
 func count(t *testing.T, db *sql.DB, query string, args ...any) int {
