@@ -129,11 +129,4 @@ func balanced(t *testing.T, entries []ledgerEntry) {
 	}
 }
 
-func balanceOf(bs []balance, account string) int64 {
-	for _, b := range bs {
-		if b.Account == account && b.Currency == "EUR" {
-			return b.BalanceMinor
-		}
-	}
-	return 0
-}
+func balanceOf(bs []balance, account string) int64 { return balanceIn(bs, account, "EUR") }

@@ -54,7 +54,8 @@ type Stack struct {
 }
 
 type process struct {
-	name string
+	name string // e.g. "accounting", or "accounting#2" for a second instance
+	bin  string // the binary: the service's name
 	db   string // DATABASE_URL
 	env  []string
 	url  string
@@ -64,7 +65,9 @@ type process struct {
 }
 
 // startStack starts all five services and waits until each is ready.
-func startStack(t *testing.T) *Stack {
+// extraEnv adds or overrides environment variables per service, e.g.
+// {"reimbursement": {"GATEWAY_PERMANENT_FAILURE_RATE=1"}}.
+func startStack(t *testing.T, extraEnv ...map[string][]string) *Stack {
 	t.Helper()
 	amqpURL, api := testinfra.VHost(t, "e2e")
 	s := &Stack{t: t, AMQPURL: amqpURL, Broker: api, procs: map[string]*process{}}
@@ -77,6 +80,7 @@ func startStack(t *testing.T) *Stack {
 		addr, dbURL := addrs[name], testinfra.Database(t, name)
 		p := &process{
 			name: name,
+			bin:  name,
 			db:   dbURL,
 			url:  "http://" + addr,
 			log:  filepath.Join(logDir, name+".log"),
@@ -91,6 +95,9 @@ func startStack(t *testing.T) *Stack {
 				"LOG_LEVEL=info",
 				"SHUTDOWN_GRACE=5s",
 			),
+		}
+		for _, extra := range extraEnv {
+			p.env = append(p.env, extra[name]...) // later entries win
 		}
 		s.procs[name] = p
 		s.start(p)
@@ -117,7 +124,7 @@ func (s *Stack) start(p *process) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	p.cmd = exec.Command(filepath.Join(binDir, p.name))
+	p.cmd = exec.Command(filepath.Join(binDir, p.bin))
 	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = p.env, logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", p.name, err)
@@ -148,6 +155,29 @@ func (s *Stack) waitReady(p *process) {
 	})
 }
 
+// AddInstance starts one more instance of a service — same database, same
+// queues, its own port — and returns its name ("accounting#2"): competing
+// consumers, as when a service is scaled out.
+func (s *Stack) AddInstance(name string) string {
+	s.t.Helper()
+	base := s.procs[name]
+	n := 2
+	for s.procs[fmt.Sprintf("%s#%d", name, n)] != nil {
+		n++
+	}
+	instance := fmt.Sprintf("%s#%d", name, n)
+	addr := freeAddr(s.t)
+	p := &process{
+		name: instance, bin: base.bin, db: base.db, url: "http://" + addr,
+		log: strings.TrimSuffix(base.log, ".log") + fmt.Sprintf("-%d.log", n),
+		env: append(append([]string{}, base.env...), "HTTP_ADDR="+addr),
+	}
+	s.procs[instance] = p
+	s.start(p)
+	s.waitReady(p)
+	return instance
+}
+
 // Client returns a REST client for one service.
 func (s *Stack) Client(name string) testinfra.Client {
 	return testinfra.Client{T: s.t, Base: s.procs[name].url}
@@ -158,7 +188,7 @@ func (s *Stack) Client(name string) testinfra.Client {
 func (s *Stack) RunCommand(name, command string) string {
 	s.t.Helper()
 	p := s.procs[name]
-	cmd := exec.Command(filepath.Join(binDir, name), command)
+	cmd := exec.Command(filepath.Join(binDir, p.bin), command)
 	cmd.Env = p.env
 	out, err := cmd.CombinedOutput()
 	if err != nil {

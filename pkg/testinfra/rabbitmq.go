@@ -48,8 +48,9 @@ type API struct {
 
 // Queue is what the management API reports about a queue.
 type Queue struct {
-	Name     string `json:"name"`
-	Messages int    `json:"messages"`
+	Name      string `json:"name"`
+	Messages  int    `json:"messages"`
+	Consumers int    `json:"consumers"`
 }
 
 // Queues lists the vhost's queues with their depth (ready + unacked).
