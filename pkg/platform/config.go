@@ -47,6 +47,13 @@ func Load[T any](cfg *T) error {
 	return nil
 }
 
+// Fill applies the envDefault values of cfg's fields, reading no variable:
+// tests start from the defaults a service would run with, then set what
+// they need.
+func Fill[T any](cfg *T) error {
+	return env.ParseWithOptions(cfg, env.Options{Environment: map[string]string{}})
+}
+
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var errs []error

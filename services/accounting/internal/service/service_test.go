@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +48,31 @@ type page[T any] struct {
 	NextCursor string `json:"next_cursor"`
 }
 
+// TestMain fails the package if its tests left a documented operation
+// unexercised: the OpenAPI document may not promise what no test checks.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && theContract != nil {
+		if missing := theContract.Uncovered(); len(missing) > 0 {
+			fmt.Fprintln(os.Stderr, "operations of docs/openapi/accounting.yaml no test exercised:", missing)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// theContract is the OpenAPI document, shared by the tests of this package
+// so that together they must exercise every documented operation.
+var (
+	contractOnce sync.Once
+	theContract  *testinfra.Contract
+)
+
+func contract(t *testing.T) *testinfra.Contract {
+	contractOnce.Do(func() { theContract = testinfra.LoadContract(t, "../../../../docs/openapi/accounting.yaml") })
+	return theContract
+}
+
 // harness is a running accounting service with handles on its own database
 // and vhost.
 type harness struct {
@@ -56,6 +83,7 @@ type harness struct {
 }
 
 // start runs the accounting service against a fresh database and vhost.
+// Every response is checked against the service's OpenAPI document.
 func start(t *testing.T) *harness {
 	t.Helper()
 	cfg, _ := testinfra.PlatformConfig(t, "accounting")
@@ -63,7 +91,7 @@ func start(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{Client: testinfra.Client{T: t, Base: testinfra.Run(t, p)}, amqpURL: cfg.AMQPURL}
+	h := &harness{Client: testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, amqpURL: cfg.AMQPURL}
 
 	if h.db, err = pgx.Connect(context.Background(), cfg.DatabaseURL); err != nil {
 		t.Fatal(err)
@@ -251,7 +279,7 @@ func TestLedgerIsForFinanceAndAuditors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := testinfra.Client{T: t, Base: h.Base}
+			c := testinfra.Client{T: t, Base: h.Base, Contract: h.Contract}
 			r := c.Call("GET", tc.path, tc.user, nil, nil)
 			if r.StatusCode != tc.want {
 				t.Fatalf("want %d, got %d", tc.want, r.StatusCode)

@@ -37,6 +37,9 @@ type Store interface {
 	Append(ctx context.Context, r domain.Record, receivedAt time.Time) error
 	// Read returns up to n entries matching f with seq > afterSeq, by seq.
 	Read(ctx context.Context, f Filter, afterSeq int64, n int) ([]Stored, error)
+	// Links returns up to n entries with seq > afterSeq, by seq, with their
+	// stored hashes.
+	Links(ctx context.Context, afterSeq int64, n int) ([]domain.Link, error)
 }
 
 // App wires the use cases to the store and the clock.
@@ -64,4 +67,33 @@ func (a *App) Events(ctx context.Context, f Filter, limit int, afterSeq int64) (
 // commit order, a reader that resumes after the last seq it saw misses nothing.
 func (a *App) Feed(ctx context.Context, afterSeq int64, limit int) ([]Stored, error) {
 	return a.store.Read(ctx, Filter{}, afterSeq, limit)
+}
+
+// Verification is the outcome of recomputing the hash chain.
+type Verification struct {
+	Checked int64         // entries examined, the broken one included
+	Broken  *domain.Break // nil when the whole chain holds
+}
+
+// Verify recomputes the hash chain from the first entry to the last and
+// reports the first link that does not hold. It reads in pages, so the log
+// can be any size; entries appended meanwhile are verified too.
+func (a *App) Verify(ctx context.Context) (Verification, error) {
+	v := domain.NewVerifier()
+	var after int64
+	for {
+		links, err := a.store.Links(ctx, after, 1000)
+		if err != nil {
+			return Verification{}, err
+		}
+		for _, l := range links {
+			if !v.Check(l) {
+				return Verification{Checked: v.Checked, Broken: v.Broken}, nil
+			}
+			after = l.Seq
+		}
+		if len(links) == 0 {
+			return Verification{Checked: v.Checked}, nil
+		}
+	}
 }

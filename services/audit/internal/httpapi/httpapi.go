@@ -26,6 +26,7 @@ func Register(api *gin.RouterGroup, a *app.App) {
 	audit := api.Group("/audit", auditorsOnly)
 	audit.GET("/events", h.events)
 	audit.GET("/feed", h.feed)
+	audit.GET("/verify", h.verify)
 }
 
 func auditorsOnly(c *gin.Context) {
@@ -138,4 +139,31 @@ func entries(stored []app.Stored) []entry {
 		out[i] = entry(s)
 	}
 	return out
+}
+
+// verifyResponse says whether the hash chain holds and, if not, where it
+// first breaks: everything from there on can no longer be trusted.
+type verifyResponse struct {
+	OK          bool        `json:"ok"`
+	Checked     int64       `json:"checked"`
+	FirstBroken *brokenLink `json:"first_broken,omitempty"`
+}
+
+type brokenLink struct {
+	Seq     int64  `json:"seq"`
+	EventID string `json:"event_id"`
+	Reason  string `json:"reason"`
+}
+
+func (h handlers) verify(c *gin.Context) {
+	v, err := h.app.Verify(c.Request.Context())
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := verifyResponse{OK: v.Broken == nil, Checked: v.Checked}
+	if v.Broken != nil {
+		out.FirstBroken = &brokenLink{Seq: v.Broken.Seq, EventID: v.Broken.EventID, Reason: v.Broken.Reason}
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -37,6 +37,8 @@ type eventRow struct {
 	EventTime     time.Time
 	Envelope      []byte
 	ReceivedAt    time.Time
+	PrevHash      []byte
+	Hash          []byte
 }
 
 func (eventRow) TableName() string { return "audit_events" }
@@ -50,8 +52,8 @@ const appendLock = "audit_events.append"
 // sees seq N+1 before N exists (with competing consumers too, at the cost of
 // one append at a time, about one commit per fsync). Computing seq under the
 // lock inside the transaction also keeps it gap-free: a rolled-back append
-// uses up no number. The hash chain (a later issue) reads the previous
-// entry's hash at the same point, under the same lock.
+// uses up no number. The hash chain needs the same: the previous entry's
+// hash is read under the lock, so two appends can never link to one parent.
 //
 // Duplicates: the unique event_id with ON CONFLICT DO NOTHING is the whole
 // idempotency mechanism here. The table is itself the record of handled
@@ -61,17 +63,47 @@ func (s *Events) Append(ctx context.Context, r domain.Record, receivedAt time.Ti
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", appendLock).Error; err != nil {
 			return err
 		}
-		var last int64
-		if err := tx.Raw("SELECT COALESCE(MAX(seq), 0) FROM audit_events").Scan(&last).Error; err != nil {
+		var last eventRow
+		err := tx.Select("seq", "hash").Order("seq DESC").Limit(1).Find(&last).Error
+		if err != nil {
 			return err
 		}
+		prev := domain.Genesis
+		if last.Seq > 0 {
+			prev = last.Hash
+		}
+		// PostgreSQL keeps microseconds (and rounds the rest): cut the times
+		// to what will be read back, so the hash can be recomputed.
+		r.Time = r.Time.Truncate(time.Microsecond)
+		link := domain.Chain(prev, domain.Entry{Seq: last.Seq + 1, Record: r, ReceivedAt: receivedAt.Truncate(time.Microsecond)})
 		return tx.Exec(`INSERT INTO audit_events
-			(seq, event_id, type, source, subject, correlation_id, expense_id, event_time, envelope, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS jsonb), ?)
+			(seq, event_id, type, source, subject, correlation_id, expense_id, event_time, envelope, received_at, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (event_id) DO NOTHING`,
-			last+1, r.EventID, r.Type, r.Source, r.Subject, r.CorrelationID, r.ExpenseID, r.Time, string(r.Envelope), receivedAt).Error
+			link.Seq, r.EventID, r.Type, r.Source, r.Subject, r.CorrelationID, r.ExpenseID, r.Time, r.Envelope,
+			link.ReceivedAt, link.PrevHash, link.Hash).Error
 	})
 	return postgres.Classify(err)
+}
+
+// Links returns up to n stored entries after afterSeq, in seq order, with
+// their hashes, for verification.
+func (s *Events) Links(ctx context.Context, afterSeq int64, n int) ([]domain.Link, error) {
+	var rows []eventRow
+	if err := s.db.WithContext(ctx).Where("seq > ?", afterSeq).Order("seq").Limit(n).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	links := make([]domain.Link, len(rows))
+	for i, r := range rows {
+		links[i] = domain.Link{
+			Entry: domain.Entry{Seq: r.Seq, ReceivedAt: r.ReceivedAt, Record: domain.Record{
+				EventID: r.EventID, Type: r.Type, Source: r.Source, Subject: r.Subject,
+				CorrelationID: r.CorrelationID, ExpenseID: r.ExpenseID, Time: r.EventTime, Envelope: r.Envelope,
+			}},
+			PrevHash: r.PrevHash, Hash: r.Hash,
+		}
+	}
+	return links, nil
 }
 
 // Read returns up to n entries matching f after afterSeq, by seq.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +47,33 @@ type audit struct {
 	db      *gorm.DB
 }
 
-// startAudit runs the service against a fresh database and vhost.
+// TestMain fails the package if its tests left a documented operation
+// unexercised: the OpenAPI document may not promise what no test checks.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && theContract != nil {
+		if missing := theContract.Uncovered(); len(missing) > 0 {
+			fmt.Fprintln(os.Stderr, "operations of docs/openapi/audit.yaml no test exercised:", missing)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// theContract is the OpenAPI document, shared by the tests of this package
+// so that together they must exercise every documented operation.
+var (
+	contractOnce sync.Once
+	theContract  *testinfra.Contract
+)
+
+func contract(t *testing.T) *testinfra.Contract {
+	contractOnce.Do(func() { theContract = testinfra.LoadContract(t, "../../../../docs/openapi/audit.yaml") })
+	return theContract
+}
+
+// startAudit runs the service against a fresh database and vhost. Every
+// response is checked against the service's OpenAPI document.
 func startAudit(t *testing.T) audit {
 	t.Helper()
 	pc, _ := testinfra.PlatformConfig(t, "audit")
@@ -53,7 +81,7 @@ func startAudit(t *testing.T) audit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return audit{Client: testinfra.Client{T: t, Base: testinfra.Run(t, p)}, amqpURL: pc.AMQPURL, db: p.DB}
+	return audit{Client: testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, amqpURL: pc.AMQPURL, db: p.DB}
 }
 
 // get reads one page as dave, the auditor.
@@ -250,7 +278,9 @@ func TestOnlyAuditorsReadTheLog(t *testing.T) {
 		{"no token, feed", "/v1/audit/feed", "", http.StatusUnauthorized},
 		{"employee", "/v1/audit/events", "alice", http.StatusForbidden},
 		{"manager", "/v1/audit/events", "bob", http.StatusForbidden},
+		{"no token, verify", "/v1/audit/verify", "", http.StatusUnauthorized},
 		{"finance", "/v1/audit/feed", "carol", http.StatusForbidden},
+		{"finance, verify", "/v1/audit/verify", "carol", http.StatusForbidden},
 		{"non-auditor with bad parameters is still forbidden", "/v1/audit/events?from=yesterday", "bob", http.StatusForbidden},
 		{"auditor", "/v1/audit/events", "dave", http.StatusOK},
 		{"auditor, feed", "/v1/audit/feed?after=0&limit=10", "dave", http.StatusOK},

@@ -1,5 +1,6 @@
 // Package app holds the notification service's use cases: turning an event
-// into notifications (Notify) and a user's inbox (Inbox, MarkRead).
+// into notifications (Notify), delivering them by e-mail (DeliverDue), and a
+// user's inbox (Inbox, MarkRead).
 package app
 
 import (
@@ -8,12 +9,16 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/retry"
 )
 
-// DeliveryPending is the delivery status of a new notification. E-mail
-// delivery (a later issue) moves it on; until then every notification waits
-// here, and the inbox works regardless.
-const DeliveryPending = "pending"
+// Delivery statuses: a notification is pending until its e-mail was sent,
+// or failed for good. The inbox shows it either way.
+const (
+	DeliveryPending = "pending"
+	DeliverySent    = "sent"
+	DeliveryFailed  = "failed"
+)
 
 // Notification is one message to one user about one event.
 type Notification struct {
@@ -27,6 +32,12 @@ type Notification struct {
 	Read           bool
 	DeliveryStatus string
 	CreatedAt      time.Time
+
+	Email            string // the recipient's address when the notification was made
+	DeliveryAttempts int
+	NextDeliveryAt   time.Time
+	DeliveredAt      *time.Time
+	DeliveryError    string // the last failure, kept so operators can see why mail is late
 }
 
 // Store keeps the notifications.
@@ -40,17 +51,24 @@ type Store interface {
 	// MarkRead marks one of recipientID's notifications read and returns it;
 	// NotFound when recipientID has no notification with that id.
 	MarkRead(ctx context.Context, recipientID, id string) (Notification, error)
+	// DeliverNextDue locks one pending notification due at dueAt that no
+	// other run holds, lets deliver update it, and saves it; nil when none
+	// is due.
+	DeliverNextDue(ctx context.Context, dueAt time.Time, deliver func(*Notification)) (*Notification, error)
 }
 
-// App wires the use cases to their store, the user directory, clock and ids.
+// App wires the use cases to their store, the user directory, the mailer,
+// the retry policy for delivery, clock and ids.
 type App struct {
-	store Store
-	dir   directory.Directory
-	now   func() time.Time
-	newID func() string
+	store  Store
+	dir    directory.Directory
+	mailer Mailer // nil: e-mail is switched off, notifications stay pending
+	policy retry.Policy
+	now    func() time.Time
+	newID  func() string
 }
 
 // New returns the notification application.
-func New(store Store, dir directory.Directory, now func() time.Time, newID func() string) *App {
-	return &App{store: store, dir: dir, now: now, newID: newID}
+func New(store Store, dir directory.Directory, mailer Mailer, policy retry.Policy, now func() time.Time, newID func() string) *App {
+	return &App{store: store, dir: dir, mailer: mailer, policy: policy, now: now, newID: newID}
 }

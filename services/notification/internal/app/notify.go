@@ -11,16 +11,18 @@ import (
 // Notify stores one notification per recipient of e. An event nobody is told
 // about is simply done: it is acknowledged, not an error.
 func (a *App) Notify(ctx context.Context, key inbox.Key, e events.Event) error {
-	m := domain.Compose(e, a.dir)
-	if len(m.Recipients) == 0 {
-		return nil
+	m, err := domain.Compose(e, a.dir)
+	if err != nil || len(m.Recipients) == 0 {
+		return err
 	}
 	now := a.now()
 	ns := make([]Notification, len(m.Recipients))
 	for i, recipient := range m.Recipients {
+		user, _ := a.dir.Lookup(recipient)
 		ns[i] = Notification{
 			ID: a.newID(), EventID: e.ID, EventType: e.Type, ExpenseID: m.ExpenseID, RecipientID: recipient,
 			Subject: m.Subject, Body: m.Body, DeliveryStatus: DeliveryPending, CreatedAt: now,
+			Email: user.Email, NextDeliveryAt: now,
 		}
 	}
 	return a.store.Add(ctx, key, ns)

@@ -3,9 +3,12 @@
 package domain
 
 import (
+	"bytes"
+	"embed"
 	"fmt"
 	"slices"
 	"strings"
+	"text/template"
 	"unicode"
 
 	"github.com/expenseflow/expenseflow/pkg/directory"
@@ -31,56 +34,31 @@ type Message struct {
 //	reimbursement.failed   the employee and every finance user
 //
 // Any other event (a withdrawal, a scheduled payout, a ledger entry) is
-// nobody's news: the Message has no recipients.
-func Compose(e events.Event, dir directory.Directory) Message {
-	name := func(id string) string {
-		if u, ok := dir.Lookup(id); ok && u.Name != "" {
-			return u.Name
-		}
-		return id
-	}
+// nobody's news: the Message has no recipients. The words come from the
+// plain-text templates in templates/, one per event type, embedded in the
+// binary: wording changes without touching this code.
+func Compose(e events.Event, dir directory.Directory) (Message, error) {
+	var m Message
 	switch p := e.Payload.(type) {
 	case events.ExpenseSubmittedV1:
-		return Message{
-			Recipients: except(ids(dir.WithRole(directory.RoleManager)), p.EmployeeID),
-			ExpenseID:  p.ExpenseID,
-			Subject:    fmt.Sprintf("Expense to review: %s from %s", money(p.AmountMinor, p.Currency), name(p.EmployeeID)),
-			Body: fmt.Sprintf("%s submitted a %s expense of %s incurred on %s: %s. Expense %s.",
-				name(p.EmployeeID), clean(p.Category), money(p.AmountMinor, p.Currency), p.IncurredOn, quote(p.Description), p.ExpenseID),
-		}
+		m = Message{Recipients: except(ids(dir.WithRole(directory.RoleManager)), p.EmployeeID), ExpenseID: p.ExpenseID}
 	case events.ExpenseApprovedV1:
-		return Message{
-			Recipients: []string{p.EmployeeID},
-			ExpenseID:  p.ExpenseID,
-			Subject:    "Your expense was approved",
-			Body: fmt.Sprintf("%s approved your %s expense of %s; it will be paid with the next payout run. Expense %s.",
-				name(p.ApproverID), clean(p.Category), money(p.AmountMinor, p.Currency), p.ExpenseID),
-		}
+		m = Message{Recipients: []string{p.EmployeeID}, ExpenseID: p.ExpenseID}
 	case events.ExpenseRejectedV1:
-		return Message{
-			Recipients: []string{p.EmployeeID},
-			ExpenseID:  p.ExpenseID,
-			Subject:    "Your expense was rejected",
-			Body:       fmt.Sprintf("%s rejected your expense: %s. Expense %s.", name(p.ApproverID), quote(p.Reason), p.ExpenseID),
-		}
+		m = Message{Recipients: []string{p.EmployeeID}, ExpenseID: p.ExpenseID}
 	case events.ReimbursementPaidV1:
-		return Message{
-			Recipients: []string{p.EmployeeID},
-			ExpenseID:  p.ExpenseID,
-			Subject:    "Your expense was reimbursed",
-			Body: fmt.Sprintf("%s was paid to you (payment reference %s). Expense %s.",
-				money(p.AmountMinor, p.Currency), clean(p.PaymentRef), p.ExpenseID),
-		}
+		m = Message{Recipients: []string{p.EmployeeID}, ExpenseID: p.ExpenseID}
 	case events.ReimbursementFailedV1:
-		return Message{
-			Recipients: unique(append([]string{p.EmployeeID}, ids(dir.WithRole(directory.RoleFinance))...)),
-			ExpenseID:  p.ExpenseID,
-			Subject:    fmt.Sprintf("Reimbursement failed: %s to %s", money(p.AmountMinor, p.Currency), name(p.EmployeeID)),
-			Body: fmt.Sprintf("The payout of %s to %s failed: %s. Finance will follow up. Expense %s.",
-				money(p.AmountMinor, p.Currency), name(p.EmployeeID), quote(p.Reason), p.ExpenseID),
-		}
+		m = Message{Recipients: unique(append([]string{p.EmployeeID}, ids(dir.WithRole(directory.RoleFinance))...)), ExpenseID: p.ExpenseID}
+	default:
+		return Message{}, nil
 	}
-	return Message{}
+	if len(m.Recipients) == 0 {
+		return Message{}, nil
+	}
+	var err error
+	m.Subject, m.Body, err = render(e.Payload, dir)
+	return m, err
 }
 
 func ids(users []directory.User) []string {
@@ -148,4 +126,32 @@ func clean(s string) string {
 		s = string(r[:maxQuote-1]) + "…"
 	}
 	return s
+}
+
+//go:embed templates/*.txt
+var templateFiles embed.FS
+
+// render fills the payload's template. Each template file defines "subject"
+// and "body"; they see the payload's fields and these helpers.
+func render(p events.Payload, dir directory.Directory) (subject, body string, err error) {
+	name := func(id string) string {
+		if u, ok := dir.Lookup(id); ok && u.Name != "" {
+			return clean(u.Name)
+		}
+		return clean(id)
+	}
+	t, err := template.New("").Option("missingkey=error").
+		Funcs(template.FuncMap{"money": money, "clean": clean, "quote": quote, "name": name}).
+		ParseFS(templateFiles, "templates/"+p.EventType()+".txt")
+	if err != nil {
+		return "", "", fmt.Errorf("template for %s: %w", p.EventType(), err)
+	}
+	var s, b bytes.Buffer
+	if err := t.ExecuteTemplate(&s, "subject", p); err != nil {
+		return "", "", err
+	}
+	if err := t.ExecuteTemplate(&b, "body", p); err != nil {
+		return "", "", err
+	}
+	return s.String(), b.String(), nil
 }

@@ -55,7 +55,10 @@ func TestRecipients(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := domain.Compose(events.Event{Payload: tc.payload}, dir)
+			m, err := domain.Compose(events.Event{Payload: tc.payload}, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !slices.Equal(m.Recipients, tc.want) {
 				t.Fatalf("recipients: want %v, got %v", tc.want, m.Recipients)
 			}
@@ -101,7 +104,10 @@ func TestText(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := domain.Compose(events.Event{Payload: tc.payload}, dir)
+			m, err := domain.Compose(events.Event{Payload: tc.payload}, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if m.Subject != tc.subject {
 				t.Errorf("subject: want %q, got %q", tc.subject, m.Subject)
 			}

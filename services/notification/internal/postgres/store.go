@@ -5,6 +5,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -39,6 +40,12 @@ type row struct {
 	Read           bool
 	DeliveryStatus string
 	CreatedAt      time.Time
+
+	Email            string
+	DeliveryAttempts int
+	NextDeliveryAt   time.Time
+	DeliveredAt      *time.Time
+	DeliveryError    string
 }
 
 func (row) TableName() string { return "notifications" }
@@ -89,4 +96,32 @@ func (s *Notifications) MarkRead(ctx context.Context, recipientID, id string) (a
 		return app.Notification{}, apperr.New(apperr.NotFound, "notification %s not found", id)
 	}
 	return app.Notification(r), nil
+}
+
+// DeliverNextDue claims one due pending notification with FOR UPDATE SKIP
+// LOCKED — a notification another run is sending is passed over, not sent
+// twice — and holds the lock until the outcome of the attempt is saved.
+func (s *Notifications) DeliverNextDue(ctx context.Context, dueAt time.Time, deliver func(*app.Notification)) (*app.Notification, error) {
+	var n *app.Notification
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r row
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
+			Where("delivery_status = ? AND next_delivery_at <= ?", app.DeliveryPending, dueAt).
+			Order("next_delivery_at, id").Take(&r).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		current := app.Notification(r)
+		deliver(&current)
+		n = &current
+		return tx.Model(&row{}).Where("id = ?", r.ID).Updates(map[string]any{
+			"delivery_status": current.DeliveryStatus, "delivery_attempts": current.DeliveryAttempts,
+			"next_delivery_at": current.NextDeliveryAt, "delivered_at": current.DeliveredAt,
+			"delivery_error": current.DeliveryError,
+		}).Error
+	})
+	return n, err
 }

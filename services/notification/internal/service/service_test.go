@@ -2,14 +2,19 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/platform"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 	"github.com/expenseflow/expenseflow/services/notification/internal/service"
 )
@@ -29,16 +34,55 @@ type page struct {
 	NextCursor string         `json:"next_cursor"`
 }
 
+// TestMain fails the package if its tests left a documented operation
+// unexercised: the OpenAPI document may not promise what no test checks.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && theContract != nil {
+		if missing := theContract.Uncovered(); len(missing) > 0 {
+			fmt.Fprintln(os.Stderr, "operations of docs/openapi/notification.yaml no test exercised:", missing)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// theContract is the OpenAPI document, shared by the tests of this package
+// so that together they must exercise every documented operation.
+var (
+	contractOnce sync.Once
+	theContract  *testinfra.Contract
+)
+
+func contract(t *testing.T) *testinfra.Contract {
+	contractOnce.Do(func() { theContract = testinfra.LoadContract(t, "../../../../docs/openapi/notification.yaml") })
+	return theContract
+}
+
 // startNotification runs the service against a fresh database and vhost and
-// returns a client and the vhost's AMQP URL, to inject events.
+// returns a client and the vhost's AMQP URL, to inject events. Every
+// response is checked against the service's OpenAPI document.
 func startNotification(t *testing.T) (testinfra.Client, string) {
 	t.Helper()
-	pc, _ := testinfra.PlatformConfig(t, "notification")
-	p, err := service.New(context.Background(), service.Config{Config: pc})
+	c, amqpURL, _ := startWith(t, func(*service.Config) {})
+	return c, amqpURL
+}
+
+// startWith is startNotification with the configuration adjusted by edit;
+// it also returns the service's database.
+func startWith(t *testing.T, edit func(*service.Config)) (testinfra.Client, string, *gorm.DB) {
+	t.Helper()
+	var cfg service.Config
+	if err := platform.Fill(&cfg); err != nil { // the defaults the binary runs with
+		t.Fatal(err)
+	}
+	cfg.Config, _ = testinfra.PlatformConfig(t, "notification")
+	edit(&cfg)
+	p, err := service.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testinfra.Client{T: t, Base: testinfra.Run(t, p)}, pc.AMQPURL
+	return testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, cfg.AMQPURL, p.DB
 }
 
 func envelope(t *testing.T, p events.Payload) events.Envelope {
@@ -197,5 +241,35 @@ func TestInboxPaginationAndQueryRules(t *testing.T) {
 				t.Fatalf("want %d, got %d", tc.want, r.StatusCode)
 			}
 		})
+	}
+}
+
+// Marking read with an Idempotency-Key replays the first answer; the same key
+// on another notification is a different request, refused with 422.
+func TestMarkReadIdempotencyKey(t *testing.T) {
+	c, amqpURL := startNotification(t)
+	for _, e := range []string{"e-1", "e-2"} {
+		testinfra.PublishEvent(t, amqpURL, submitted(t, e, "alice"))
+	}
+	testinfra.Eventually(t, 10*time.Second, "bob is told twice", func() bool {
+		return len(inbox(c, "bob", "").Items) == 2
+	})
+	items := inbox(c, "bob", "").Items
+	withKey := c.WithHeader("Idempotency-Key", "read-1")
+
+	var first, again notification
+	r1 := withKey.Call("POST", "/v1/notifications/"+items[0].ID+"/read", "bob", nil, &first)
+	r2 := withKey.Call("POST", "/v1/notifications/"+items[0].ID+"/read", "bob", nil, &again)
+	if r1.StatusCode != http.StatusOK || r2.StatusCode != http.StatusOK || !first.Read || again != first {
+		t.Fatalf("same key twice: %d %+v then %d %+v", r1.StatusCode, first, r2.StatusCode, again)
+	}
+	if r2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Error("the repeat is not marked as replayed")
+	}
+	if r := withKey.Call("POST", "/v1/notifications/"+items[1].ID+"/read", "bob", nil, nil); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("same key, other notification: want 422, got %d", r.StatusCode)
+	}
+	if got := inbox(c, "bob", "?unread=true").Items; len(got) != 1 || got[0].ID != items[1].ID {
+		t.Fatalf("the refused request must change nothing: unread %+v", got)
 	}
 }

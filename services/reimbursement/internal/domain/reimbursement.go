@@ -120,7 +120,7 @@ func (r *Reimbursement) RecordFailure(reason string, permanent bool, policy Retr
 	}
 	r.attempts++
 	r.failureReason = reason
-	if permanent || r.attempts >= policy.MaxAttempts {
+	if permanent || policy.Exhausted(r.attempts) {
 		r.status = Failed
 	} else {
 		r.nextAttemptAt = now.Add(policy.Backoff(r.attempts))

@@ -5,6 +5,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -45,7 +46,11 @@ func (c Config) Validate() error {
 	if c.PayoutInterval < 0 {
 		errInterval = errors.New("PAYOUT_INTERVAL must not be negative (0 disables the timer)")
 	}
-	return errors.Join(c.Config.Validate(), c.retryPolicy().Validate(), c.Gateway.Validate(), errInterval)
+	var errRetry error
+	if err := c.retryPolicy().Validate(); err != nil {
+		errRetry = fmt.Errorf("payout retries (PAYOUT_MAX_ATTEMPTS, PAYOUT_RETRY_BASE, PAYOUT_RETRY_MAX): %w", err)
+	}
+	return errors.Join(c.Config.Validate(), errRetry, c.Gateway.Validate(), errInterval)
 }
 
 func (c Config) retryPolicy() domain.RetryPolicy {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,31 @@ type summary struct {
 	Retrying int `json:"retrying"`
 }
 
+// TestMain fails the package if its tests left a documented operation
+// unexercised: the OpenAPI document may not promise what no test checks.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && theContract != nil {
+		if missing := theContract.Uncovered(); len(missing) > 0 {
+			fmt.Fprintln(os.Stderr, "operations of docs/openapi/reimbursement.yaml no test exercised:", missing)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// theContract is the OpenAPI document, shared by the tests of this package
+// so that together they must exercise every documented operation.
+var (
+	contractOnce sync.Once
+	theContract  *testinfra.Contract
+)
+
+func contract(t *testing.T) *testinfra.Contract {
+	contractOnce.Do(func() { theContract = testinfra.LoadContract(t, "../../../../docs/openapi/reimbursement.yaml") })
+	return theContract
+}
+
 // env is one reimbursement service on a fresh database and vhost, with a
 // tap recording every reimbursement.* event it publishes.
 type env struct {
@@ -65,14 +91,15 @@ func start(t *testing.T, edit func(*service.Config)) *env {
 	return e
 }
 
-// instance starts one more instance of the service on the same database and vhost.
+// instance starts one more instance of the service on the same database and
+// vhost. Every response is checked against the service's OpenAPI document.
 func (e *env) instance(t *testing.T) testinfra.Client {
 	t.Helper()
 	p, err := service.New(context.Background(), e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testinfra.Client{T: t, Base: testinfra.Run(t, p)}
+	return testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}
 }
 
 // approve injects an expense.approved.v1 event, as the approval service would publish it.
@@ -384,6 +411,32 @@ func TestRolesAndVisibility(t *testing.T) {
 		if e.Call("GET", "/v1/reimbursements"+l.query, l.user, nil, &p); len(p.Items) != l.want {
 			t.Errorf("%s lists %q: %d items, want %d", l.user, l.query, len(p.Items), l.want)
 		}
+	}
+}
+
+// A payout run sent again with its Idempotency-Key gets the first answer
+// back instead of running a second batch.
+func TestPayoutIdempotencyKey(t *testing.T) {
+	e := start(t, nil)
+	e.scheduled(t, "alice")
+	withKey := e.WithHeader("Idempotency-Key", "run-1")
+
+	var first, again summary
+	r1 := withKey.Call("POST", "/v1/payouts", "carol", nil, &first)
+	e.scheduled(t, "erin") // due now: a second batch would pay it
+	r2 := withKey.Call("POST", "/v1/payouts", "carol", nil, &again)
+	if r1.StatusCode != http.StatusOK || r2.StatusCode != http.StatusOK || first != (summary{Paid: 1}) || again != first {
+		t.Fatalf("same key twice: %d %+v then %d %+v", r1.StatusCode, first, r2.StatusCode, again)
+	}
+	if r2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Error("the repeat is not marked as replayed")
+	}
+	if n := e.count(t, "SELECT count(*) FROM reimbursements WHERE status = 'paid'"); n != 1 {
+		t.Fatalf("the replay paid again: %d paid", n)
+	}
+	tooLong := e.WithHeader("Idempotency-Key", strings.Repeat("k", 256))
+	if r := tooLong.Call("POST", "/v1/payouts", "carol", nil, nil); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("a 256-character key: want 422, got %d", r.StatusCode)
 	}
 }
 

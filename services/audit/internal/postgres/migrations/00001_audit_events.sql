@@ -16,12 +16,16 @@ CREATE TABLE audit_events (
     correlation_id TEXT        NOT NULL,
     expense_id     TEXT        NOT NULL,         -- '' when about no expense
     event_time     TIMESTAMPTZ NOT NULL,         -- the envelope's time
-    -- The whole envelope as received. jsonb keeps every attribute and value
-    -- but not key order or whitespace; its text form is canonical (sorted
-    -- keys), so a hash over it can always be recomputed.
-    envelope       JSONB       NOT NULL,
-    received_at    TIMESTAMPTZ NOT NULL
-    -- The hash chain (a later issue) adds prev_hash and hash here.
+    -- The whole envelope, byte for byte as received: the hash covers exactly
+    -- what arrived (jsonb would reorder keys and drop whitespace).
+    envelope       BYTEA       NOT NULL,
+    received_at    TIMESTAMPTZ NOT NULL,
+    -- The hash chain: hash = SHA-256(prev_hash ‖ canonical encoding of this
+    -- row), prev_hash = the previous row's hash (32 zero bytes for seq 1).
+    -- Changing any stored row breaks its own hash or the next row's link;
+    -- GET /v1/audit/verify recomputes the chain (see domain/chain.go).
+    prev_hash      BYTEA       NOT NULL CHECK (length(prev_hash) = 32),
+    hash           BYTEA       NOT NULL UNIQUE CHECK (length(hash) = 32)
 );
 
 CREATE INDEX audit_events_subject ON audit_events (subject, seq);
