@@ -148,6 +148,11 @@ func TestCompetingInstancesPostAndPayEachApprovalOnce(t *testing.T) {
 		t.Errorf("%d entries do not balance", got)
 	}
 	balances := list[balance](t, testinfra.Client{T: t, Base: s.procs[accounting2].url}, "/v1/ledger/balances", "dave")
+	if got := countRows(t, s, "accounting", `SELECT count(*) FROM (
+		SELECT account, currency, sum(debit_minor - credit_minor) FROM journal_lines GROUP BY account, currency
+		EXCEPT SELECT account, currency, debit_minor - credit_minor FROM account_balances) differ`); got != 0 {
+		t.Errorf("the balances read model differs from the journal on %d accounts", got)
+	}
 	open := openAmounts(t, s)
 	for _, cur := range currencies {
 		var total int64

@@ -5,10 +5,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -83,6 +86,9 @@ func (j *Journal) Post(ctx context.Context, key inbox.Key, e domain.Entry, poste
 		if err := tx.Create(&lines).Error; err != nil {
 			return err
 		}
+		if err := addToBalances(tx, src); err != nil {
+			return err
+		}
 		return outbox.Publish(ctx, tx, posted)
 	})
 }
@@ -131,20 +137,35 @@ func (j *Journal) Entries(ctx context.Context, expenseID string, limit int, afte
 	return entries, nil
 }
 
-// Balances sums the journal on every read rather than maintaining an
-// account_balances table in the posting transaction. The sum is exact by
-// construction (there is no second copy that could drift from the journal),
-// and a maintained table would be a hot spot: every posting would lock the
-// same reimbursements_payable and cash rows until commit, serialising
-// competing consumers. At one or two entries per expense the aggregate is
-// cheap; at millions of lines, add periodic balance snapshots and sum only
-// the lines posted since the latest one.
+// addToBalances adds an entry's lines to the balances read model, in the
+// posting's transaction. Each upsert locks its balance row until commit, so
+// competing consumers posting to the same account take turns there; rows are
+// updated in (account, currency) order, so two postings can never wait on
+// each other in a cycle.
+func addToBalances(tx *gorm.DB, lines []domain.Line) error {
+	sorted := slices.Clone(lines)
+	slices.SortFunc(sorted, func(a, b domain.Line) int {
+		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Currency, b.Currency))
+	})
+	for _, l := range sorted {
+		err := tx.Exec(`INSERT INTO account_balances (account, currency, debit_minor, credit_minor) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account, currency) DO UPDATE SET
+				debit_minor  = account_balances.debit_minor + EXCLUDED.debit_minor,
+				credit_minor = account_balances.credit_minor + EXCLUDED.credit_minor`,
+			l.Account, l.Currency, l.DebitMinor, l.CreditMinor).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Balances reads the balances read model: debits minus credits, signed.
 func (j *Journal) Balances(ctx context.Context) ([]app.Balance, error) {
 	var balances []app.Balance
 	err := j.db.WithContext(ctx).Raw(`
-		SELECT account, currency, sum(debit_minor - credit_minor)::bigint AS balance_minor
-		FROM journal_lines
-		GROUP BY account, currency
+		SELECT account, currency, debit_minor - credit_minor AS balance_minor
+		FROM account_balances
 		ORDER BY account, currency`).Scan(&balances).Error
 	return balances, err
 }
