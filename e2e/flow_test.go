@@ -54,11 +54,11 @@ func TestExpenseIsPaidAcrossAllServices(t *testing.T) {
 		mine := types(list[notification](t, notifications, "/v1/notifications", "alice"))
 		bobs := types(list[notification](t, notifications, "/v1/notifications", "bob"))
 		return slices.Contains(mine, "expense.approved.v1") && slices.Contains(mine, "reimbursement.paid.v1") &&
-			slices.Contains(bobs, "expense.submitted.v1")
+			slices.Contains(bobs, "expense.submitted.v2")
 	})
 
 	audit := s.Client("audit")
-	wantStory := []string{"expense.submitted.v1", "expense.approved.v1", "reimbursement.scheduled.v1", "reimbursement.paid.v1", "ledger.entry_posted.v1"}
+	wantStory := []string{"expense.submitted.v2", "expense.approved.v1", "reimbursement.scheduled.v1", "reimbursement.paid.v1", "ledger.entry_posted.v1"}
 	var story []auditEvent
 	testinfra.Eventually(t, deadline, "the audit timeline holds the whole story", func() bool {
 		story = list[auditEvent](t, audit, "/v1/audit/events?expense_id="+e.ID, "dave")
@@ -73,7 +73,7 @@ func TestExpenseIsPaidAcrossAllServices(t *testing.T) {
 		}
 	}
 	for _, ev := range story {
-		if ev.Type != "expense.submitted.v1" && ev.CorrelationID != approvalFlow {
+		if ev.Type != "expense.submitted.v2" && ev.CorrelationID != approvalFlow {
 			t.Errorf("%s has correlation id %q, the approval's flow is %q", ev.Type, ev.CorrelationID, approvalFlow)
 		}
 	}

@@ -21,7 +21,8 @@ var (
 )
 
 // Event is a decoded envelope with its payload upcast to the newest version
-// (today every type has only v1).
+// of its type (an expense.submitted.v1 comes out as ExpenseSubmittedV2). The
+// envelope keeps the type it was sent with.
 type Event struct {
 	Envelope
 	Payload Payload
@@ -30,7 +31,14 @@ type Event struct {
 // decoders maps each known wire type to a function that decodes its data and
 // upcasts it to the newest version of its family.
 var decoders = map[string]func(json.RawMessage) (Payload, error){
-	ExpenseSubmittedV1Type:       decodeAs[ExpenseSubmittedV1],
+	ExpenseSubmittedV1Type: func(data json.RawMessage) (Payload, error) {
+		p, err := decodeAs[ExpenseSubmittedV1](data)
+		if err != nil {
+			return nil, err
+		}
+		return p.(ExpenseSubmittedV1).upcast(), nil
+	},
+	ExpenseSubmittedV2Type:       decodeAs[ExpenseSubmittedV2],
 	ExpenseApprovedV1Type:        decodeAs[ExpenseApprovedV1],
 	ExpenseRejectedV1Type:        decodeAs[ExpenseRejectedV1],
 	ExpenseWithdrawnV1Type:       decodeAs[ExpenseWithdrawnV1],

@@ -4,6 +4,7 @@ package events
 // and stored history: never rename one, add a new version instead.
 const (
 	ExpenseSubmittedV1Type = "expense.submitted.v1"
+	ExpenseSubmittedV2Type = "expense.submitted.v2"
 	ExpenseApprovedV1Type  = "expense.approved.v1"
 	ExpenseRejectedV1Type  = "expense.rejected.v1"
 	ExpenseWithdrawnV1Type = "expense.withdrawn.v1"

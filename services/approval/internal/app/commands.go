@@ -19,9 +19,9 @@ func (a *App) Submit(ctx context.Context, caller auth.Principal, c domain.Claim)
 		return domain.Snapshot{}, err
 	}
 	s := e.Snapshot()
-	ev, err := a.event(ctx, e, events.ExpenseSubmittedV1{
+	ev, err := a.event(ctx, e, events.ExpenseSubmittedV2{
 		ExpenseID: s.ID, EmployeeID: s.EmployeeID, AmountMinor: s.AmountMinor, Currency: s.Currency,
-		Category: s.Category, Description: s.Description, IncurredOn: s.IncurredOn.Format("2006-01-02"),
+		Category: s.Category, CostCenter: s.CostCenter, Description: s.Description, IncurredOn: s.IncurredOn.Format("2006-01-02"),
 		SubmittedAt: now,
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ type View struct {
 	AmountMinor     int64
 	Currency        string
 	Category        string
+	CostCenter      string
 	Description     string
 	IncurredOn      string
 	Status          string // the claim's own status, from expense.* events
@@ -81,9 +82,9 @@ func apply(v *View, e events.Event) {
 		}
 	}
 	switch p := e.Payload.(type) {
-	case events.ExpenseSubmittedV1:
+	case events.ExpenseSubmittedV2:
 		claim(p.EmployeeID, p.AmountMinor, p.Currency)
-		v.Category, v.Description, v.IncurredOn = p.Category, p.Description, p.IncurredOn
+		v.Category, v.CostCenter, v.Description, v.IncurredOn = p.Category, p.CostCenter, p.Description, p.IncurredOn
 		submittedAt := p.SubmittedAt
 		v.SubmittedAt = &submittedAt
 		expenseStatus("submitted", "", "")
@@ -114,7 +115,7 @@ func apply(v *View, e events.Event) {
 
 func expenseIDOf(p events.Payload) string {
 	switch p := p.(type) {
-	case events.ExpenseSubmittedV1:
+	case events.ExpenseSubmittedV2:
 		return p.ExpenseID
 	case events.ExpenseApprovedV1:
 		return p.ExpenseID

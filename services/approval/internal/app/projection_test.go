@@ -17,7 +17,7 @@ func paidStory() []events.Event {
 		return events.Event{Envelope: events.Envelope{Sequence: seq, Time: t0.Add(time.Duration(seq) * time.Minute)}, Payload: p}
 	}
 	return []events.Event{
-		ev(1, events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Category: "travel", Description: "Train", IncurredOn: "2026-11-20", SubmittedAt: t0}),
+		ev(1, events.ExpenseSubmittedV2{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Category: "travel", CostCenter: "sales", Description: "Train", IncurredOn: "2026-11-20", SubmittedAt: t0}),
 		ev(2, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: t0}),
 		ev(1, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR"}),
 		ev(2, events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", PaymentRef: "p-1", PaidAt: t0}),

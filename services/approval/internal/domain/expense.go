@@ -3,6 +3,7 @@
 package domain
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ type Expense struct {
 	amountMinor int64
 	currency    string
 	category    string
+	costCenter  string
 	description string
 	incurredOn  time.Time
 	status      Status
@@ -66,9 +68,16 @@ type Claim struct {
 	AmountMinor int64
 	Currency    string
 	Category    string
+	CostCenter  string // optional: DefaultCostCenter when empty
 	Description string
 	IncurredOn  string // YYYY-MM-DD
 }
+
+// DefaultCostCenter books claims that name none.
+const DefaultCostCenter = "general"
+
+// costCenterPattern: a lower-case slug, as cost centers are named in the books.
+var costCenterPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 
 // Submit creates a claim for employeeID, checking every rule and reporting
 // all broken ones at once.
@@ -84,6 +93,11 @@ func Submit(id, employeeID string, c Claim, now time.Time) (*Expense, error) {
 	}
 	if !slices.Contains(Categories, c.Category) {
 		bad("category", "must be one of "+strings.Join(Categories, ", "))
+	}
+	if c.CostCenter == "" {
+		c.CostCenter = DefaultCostCenter
+	} else if !costCenterPattern.MatchString(c.CostCenter) {
+		bad("cost_center", "must be 1 to 40 lower-case letters, digits or dashes")
 	}
 	if n := utf8.RuneCountInString(c.Description); n < 1 || n > MaxDescription || !utf8.ValidString(c.Description) {
 		bad("description", "must be 1 to 500 characters")
@@ -103,7 +117,7 @@ func Submit(id, employeeID string, c Claim, now time.Time) (*Expense, error) {
 	}
 	return &Expense{
 		id: id, employeeID: employeeID,
-		amountMinor: c.AmountMinor, currency: c.Currency, category: c.Category,
+		amountMinor: c.AmountMinor, currency: c.Currency, category: c.Category, costCenter: c.CostCenter,
 		description: c.Description, incurredOn: incurredOn,
 		status: Submitted, version: firstVersion, submittedAt: now, updatedAt: now,
 	}, nil

@@ -10,6 +10,7 @@ type Snapshot struct {
 	AmountMinor int64
 	Currency    string
 	Category    string
+	CostCenter  string
 	Description string
 	IncurredOn  time.Time
 	Status      Status
@@ -24,7 +25,7 @@ type Snapshot struct {
 func (e *Expense) Snapshot() Snapshot {
 	return Snapshot{
 		ID: e.id, EmployeeID: e.employeeID, AmountMinor: e.amountMinor, Currency: e.currency,
-		Category: e.category, Description: e.description, IncurredOn: e.incurredOn,
+		Category: e.category, CostCenter: e.costCenter, Description: e.description, IncurredOn: e.incurredOn,
 		Status: e.status, Version: e.version, DecidedBy: e.decidedBy, Reason: e.reason,
 		SubmittedAt: e.submittedAt, UpdatedAt: e.updatedAt,
 	}
@@ -34,7 +35,7 @@ func (e *Expense) Snapshot() Snapshot {
 func Restore(s Snapshot) *Expense {
 	return &Expense{
 		id: s.ID, employeeID: s.EmployeeID, amountMinor: s.AmountMinor, currency: s.Currency,
-		category: s.Category, description: s.Description, incurredOn: s.IncurredOn,
+		category: s.Category, costCenter: s.CostCenter, description: s.Description, incurredOn: s.IncurredOn,
 		status: s.Status, version: s.Version, decidedBy: s.DecidedBy, reason: s.Reason,
 		submittedAt: s.SubmittedAt, updatedAt: s.UpdatedAt,
 	}

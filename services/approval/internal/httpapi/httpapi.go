@@ -38,6 +38,7 @@ type submitRequest struct {
 	AmountMinor int64  `json:"amount_minor"`
 	Currency    string `json:"currency"`
 	Category    string `json:"category"`
+	CostCenter  string `json:"cost_center"`
 	Description string `json:"description"`
 	IncurredOn  string `json:"incurred_on"`
 }
@@ -53,6 +54,7 @@ type expenseResponse struct {
 	AmountMinor     int64      `json:"amount_minor"`
 	Currency        string     `json:"currency"`
 	Category        string     `json:"category"`
+	CostCenter      string     `json:"cost_center,omitempty"`
 	Description     string     `json:"description"`
 	IncurredOn      string     `json:"incurred_on"`
 	Status          string     `json:"status"`
@@ -173,7 +175,7 @@ func fromSnapshot(s domain.Snapshot) expenseResponse {
 	submittedAt := s.SubmittedAt
 	return expenseResponse{
 		ID: s.ID, EmployeeID: s.EmployeeID, AmountMinor: s.AmountMinor, Currency: s.Currency,
-		Category: s.Category, Description: s.Description, IncurredOn: s.IncurredOn.Format(time.DateOnly),
+		Category: s.Category, CostCenter: s.CostCenter, Description: s.Description, IncurredOn: s.IncurredOn.Format(time.DateOnly),
 		Status: string(s.Status), Version: s.Version, DecidedBy: s.DecidedBy, Reason: s.Reason,
 		SubmittedAt: &submittedAt, UpdatedAt: s.UpdatedAt,
 	}
@@ -182,7 +184,7 @@ func fromSnapshot(s domain.Snapshot) expenseResponse {
 func fromView(v app.View) expenseResponse {
 	return expenseResponse{
 		ID: v.ID, EmployeeID: v.EmployeeID, AmountMinor: v.AmountMinor, Currency: v.Currency,
-		Category: v.Category, Description: v.Description, IncurredOn: v.IncurredOn,
+		Category: v.Category, CostCenter: v.CostCenter, Description: v.Description, IncurredOn: v.IncurredOn,
 		Status: v.PublicStatus(), Version: v.Version, DecidedBy: v.DecidedBy, Reason: v.Reason,
 		ReimbursementID: v.ReimbursementID, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
 	}

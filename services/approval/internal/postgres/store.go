@@ -39,6 +39,7 @@ type expenseRow struct {
 	AmountMinor int64
 	Currency    string
 	Category    string
+	CostCenter  string
 	Description string
 	IncurredOn  time.Time
 	Status      string
@@ -97,7 +98,7 @@ func (s *Expenses) Update(ctx context.Context, id string, change func(*domain.Ex
 func toRow(s domain.Snapshot) expenseRow {
 	return expenseRow{
 		ID: s.ID, EmployeeID: s.EmployeeID, AmountMinor: s.AmountMinor, Currency: s.Currency,
-		Category: s.Category, Description: s.Description, IncurredOn: s.IncurredOn,
+		Category: s.Category, CostCenter: s.CostCenter, Description: s.Description, IncurredOn: s.IncurredOn,
 		Status: string(s.Status), Version: s.Version, DecidedBy: s.DecidedBy, Reason: s.Reason,
 		SubmittedAt: s.SubmittedAt, UpdatedAt: s.UpdatedAt,
 	}
@@ -106,7 +107,7 @@ func toRow(s domain.Snapshot) expenseRow {
 func fromRow(r expenseRow) domain.Snapshot {
 	return domain.Snapshot{
 		ID: r.ID, EmployeeID: r.EmployeeID, AmountMinor: r.AmountMinor, Currency: r.Currency,
-		Category: r.Category, Description: r.Description, IncurredOn: r.IncurredOn,
+		Category: r.Category, CostCenter: r.CostCenter, Description: r.Description, IncurredOn: r.IncurredOn,
 		Status: domain.Status(r.Status), Version: r.Version, DecidedBy: r.DecidedBy, Reason: r.Reason,
 		SubmittedAt: r.SubmittedAt, UpdatedAt: r.UpdatedAt,
 	}
@@ -124,6 +125,7 @@ type viewRow struct {
 	AmountMinor     int64
 	Currency        string
 	Category        string
+	CostCenter      string
 	Description     string
 	IncurredOn      string
 	Status          string
@@ -244,7 +246,7 @@ func (s *Views) List(ctx context.Context, f app.ListFilter, limit int, afterID s
 func (r viewRow) view() app.View {
 	return app.View{
 		ID: r.ID, EmployeeID: r.EmployeeID, AmountMinor: r.AmountMinor, Currency: r.Currency,
-		Category: r.Category, Description: r.Description, IncurredOn: r.IncurredOn,
+		Category: r.Category, CostCenter: r.CostCenter, Description: r.Description, IncurredOn: r.IncurredOn,
 		Status: r.Status, Version: r.Version, DecidedBy: r.DecidedBy, Reason: r.Reason,
 		ReimbursementID: r.ReimbursementID, PaymentStatus: r.PaymentStatus, PaymentSequence: r.PaymentSequence,
 		SubmittedAt: r.SubmittedAt, UpdatedAt: r.UpdatedAt,
@@ -254,7 +256,7 @@ func (r viewRow) view() app.View {
 func fromView(v app.View) viewRow {
 	return viewRow{
 		ID: v.ID, EmployeeID: v.EmployeeID, AmountMinor: v.AmountMinor, Currency: v.Currency,
-		Category: v.Category, Description: v.Description, IncurredOn: v.IncurredOn,
+		Category: v.Category, CostCenter: v.CostCenter, Description: v.Description, IncurredOn: v.IncurredOn,
 		Status: v.Status, PublicStatus: v.PublicStatus(), Version: v.Version, DecidedBy: v.DecidedBy, Reason: v.Reason,
 		ReimbursementID: v.ReimbursementID, PaymentStatus: v.PaymentStatus, PaymentSequence: v.PaymentSequence,
 		SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,

@@ -40,7 +40,7 @@ type Message struct {
 func Compose(e events.Event, dir directory.Directory) (Message, error) {
 	var m Message
 	switch p := e.Payload.(type) {
-	case events.ExpenseSubmittedV1:
+	case events.ExpenseSubmittedV2:
 		m = Message{Recipients: except(ids(dir.WithRole(directory.RoleManager)), p.EmployeeID), ExpenseID: p.ExpenseID}
 	case events.ExpenseApprovedV1:
 		m = Message{Recipients: []string{p.EmployeeID}, ExpenseID: p.ExpenseID}

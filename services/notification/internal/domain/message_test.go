@@ -25,7 +25,7 @@ func demo(t *testing.T) directory.Directory {
 func TestRecipients(t *testing.T) {
 	dir := demo(t)
 	submitted := func(by string) events.Payload {
-		return events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: by, AmountMinor: 4250, Currency: "EUR",
+		return events.ExpenseSubmittedV2{ExpenseID: "e-1", EmployeeID: by, AmountMinor: 4250, Currency: "EUR", CostCenter: "general",
 			Category: "travel", Description: "Train to Berlin", IncurredOn: "2026-11-20", SubmittedAt: now}
 	}
 	failed := func(employee string) events.Payload {
@@ -81,10 +81,10 @@ func TestText(t *testing.T) {
 	}{
 		{
 			name: "names from the directory, money in major units",
-			payload: events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4205, Currency: "EUR",
+			payload: events.ExpenseSubmittedV2{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4205, Currency: "EUR", CostCenter: "sales",
 				Category: "travel", Description: "Train to Berlin", IncurredOn: "2026-11-20"},
 			subject: "Expense to review: 42.05 EUR from Alice Employee",
-			bodyHas: []string{`Alice Employee submitted a travel expense of 42.05 EUR incurred on 2026-11-20: "Train to Berlin". Expense e-1.`},
+			bodyHas: []string{`Alice Employee submitted a travel expense of 42.05 EUR incurred on 2026-11-20, cost center sales: "Train to Berlin". Expense e-1.`},
 		},
 		{
 			name:    "currency without minor unit",
