@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	args := []string{"build", "-trimpath", "-o", dir + "/"}
+	args := []string{"build", "-trimpath", "-o", dir + "/", "../cmd/deadletters"}
 	for _, s := range services {
 		args = append(args, "../services/"+s)
 	}

@@ -21,6 +21,12 @@ var sub = amqpx.Subscription{Queue: "test.expense-approved", Patterns: []string{
 // start connects a "test" service to a fresh vhost and runs its router with h.
 func start(t *testing.T, queueType string, h amqpx.EventHandler) (amqpURL string) {
 	t.Helper()
+	return startWith(t, queueType, func(r *amqpx.Router) { r.Handle("test.handler", sub, h) })
+}
+
+// startWith is start with the handlers that register adds.
+func startWith(t *testing.T, queueType string, register func(*amqpx.Router)) (amqpURL string) {
+	t.Helper()
 	amqpURL, _ = testinfra.VHost(t, "amqpx")
 	cfg := amqpx.DefaultConfig(amqpURL, "test")
 	cfg.QueueType = queueType
@@ -35,7 +41,7 @@ func start(t *testing.T, queueType string, h amqpx.EventHandler) (amqpURL string
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Handle("test.handler", sub, h)
+	register(r)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	<-r.Running()

@@ -22,6 +22,8 @@ const (
 	DeadLetterQueueKey   = middleware.PoisonedTopicKey
 	DeadLetterHandlerKey = middleware.PoisonedHandlerKey
 	DeadLetterTimeKey    = "dead_lettered_at"
+
+	deadLetterSubscriberKey = middleware.PoisonedSubscriberKey
 )
 
 // EventHandler handles one decoded event. It returns nil only once the
