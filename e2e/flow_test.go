@@ -78,6 +78,8 @@ func TestExpenseIsPaidAcrossAllServices(t *testing.T) {
 		}
 	}
 
+	requireSchemaValid(t, s)
+
 	t.Run("delivering the same events again changes nothing", func(t *testing.T) {
 		s.WaitQuiet()
 		before := snapshot(t, s, e.ID)

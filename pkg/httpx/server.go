@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -60,6 +61,9 @@ const kindMethodNotAllowed apperr.Kind = "method_not_allowed"
 
 func init() { statusOf[kindMethodNotAllowed] = http.StatusMethodNotAllowed }
 
+// traceParentPattern is a W3C traceparent: version-traceid-parentid-flags.
+var traceParentPattern = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
+
 // withIDs gives every request a request id and a correlation id (the
 // caller's, or the request id when it starts a new flow) and echoes both.
 func withIDs(c *gin.Context) {
@@ -73,7 +77,11 @@ func withIDs(c *gin.Context) {
 	}
 	c.Header(RequestIDHeader, requestID)
 	c.Header(CorrelationIDHeader, correlationID)
-	ids := correlation.IDs{CorrelationID: correlationID, CausationID: requestID, TraceParent: c.GetHeader(TraceParentHeader)}
+	traceParent := c.GetHeader(TraceParentHeader)
+	if !traceParentPattern.MatchString(traceParent) {
+		traceParent = "" // W3C Trace Context: an invalid traceparent is ignored, never passed on
+	}
+	ids := correlation.IDs{CorrelationID: correlationID, CausationID: requestID, TraceParent: traceParent}
 	c.Request = c.Request.WithContext(correlation.With(c.Request.Context(), ids))
 	c.Next()
 }
