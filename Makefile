@@ -3,7 +3,7 @@
 #   make test   format, vet, layering check, unit + component + end-to-end tests
 SERVICES := approval accounting reimbursement notification audit
 
-.PHONY: build run test lint token
+.PHONY: build run test lint token fuzz
 build: ## static binaries in bin/, built like the Dockerfile builds them
 	@mkdir -p bin
 	CGO_ENABLED=0 go build -trimpath -o bin/ $(addprefix ./services/,$(SERVICES)) ./cmd/devtoken
@@ -16,6 +16,9 @@ test: ## everything CI runs
 
 lint: ## gofmt, go vet and the layering check only
 	@scripts/test.sh lint
+
+fuzz: ## every fuzz target for FUZZTIME each (default 10m); make test runs their seeds
+	@scripts/fuzz.sh
 
 token: build ## print a token for USER (default alice): make token USER=bob
 	@JWT_SECRET=$${JWT_SECRET:-dev-only-secret-change-me-0123456789abcdef} bin/devtoken $${USER:-alice}

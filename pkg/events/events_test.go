@@ -122,3 +122,12 @@ func TestLedgerEntryMustBalance(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
