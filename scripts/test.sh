@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README and of CI: formatting, vet, the layering
-# rule, then unit, component and end-to-end tests with the race detector.
+# rule, the AsyncAPI document (needs node and npm), then unit, component and
+# end-to-end tests with the race detector.
 # Tests reach PostgreSQL and RabbitMQ through TEST_POSTGRES_URL / TEST_AMQP_URL
 # (see pkg/testinfra); without them they start containers with testcontainers.
 set -euo pipefail
@@ -15,6 +16,15 @@ go vet ./...
 
 echo "== layering: domain packages import no infrastructure"
 scripts/check-layers.sh
+
+echo "== AsyncAPI: docs/asyncapi.yaml parsed by @asyncapi/parser, payload schemas compiled"
+# Installed from the lock file when missing or older than the lock (a fresh
+# clone has no node_modules). No install scripts: none is needed, and one
+# dependency's postinstall only reports usage statistics.
+if [[ ! tools/asyncapi/node_modules/.package-lock.json -nt tools/asyncapi/package-lock.json ]]; then
+  npm ci --prefix tools/asyncapi --no-audit --no-fund --ignore-scripts
+fi
+node tools/asyncapi/validate.mjs
 
 [[ "${1:-}" == "lint" ]] && exit 0
 
