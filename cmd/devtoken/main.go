@@ -11,6 +11,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -27,13 +28,13 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := mint(flag.Arg(0), *ttl); err != nil {
+	if err := mint(os.Stdout, flag.Arg(0), *ttl); err != nil {
 		fmt.Fprintln(os.Stderr, "devtoken:", err)
 		os.Exit(1)
 	}
 }
 
-func mint(userID string, ttl time.Duration) error {
+func mint(w io.Writer, userID string, ttl time.Duration) error {
 	var cfg struct {
 		auth.Config
 		Directory string `env:"USER_DIRECTORY"`
@@ -57,6 +58,6 @@ func mint(userID string, ttl time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(token)
-	return nil
+	_, err = fmt.Fprintln(w, token)
+	return err
 }

@@ -1,7 +1,8 @@
 // Package auth verifies and mints the HS256 JWTs expenseflow uses, and
 // provides the gin middleware that turns a bearer token into a Principal.
 // Parsing is golang-jwt's; this package only fixes the policy: HS256 only,
-// exp required, iss and aud checked, bounded clock skew.
+// exp required, iss and aud checked, bounded clock skew. What a principal
+// may do is decided by pkg/authz, in each service's app layer.
 package auth
 
 import (

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -38,12 +37,4 @@ func PrincipalOf(c *gin.Context) Principal {
 	p, _ := c.Get(principalKey)
 	principal, _ := p.(Principal)
 	return principal
-}
-
-// RequireRole returns a Forbidden error unless p has one of roles.
-func RequireRole(p Principal, roles ...string) error {
-	if slices.Contains(roles, p.Role) {
-		return nil
-	}
-	return apperr.New(apperr.Forbidden, "this action needs one of the roles %s", strings.Join(roles, ", "))
 }

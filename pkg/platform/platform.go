@@ -36,8 +36,9 @@ type Spec struct {
 }
 
 // Platform holds a started service's infrastructure. Services register their
-// HTTP routes on HTTP (or API: authenticated, and Idempotency-Key aware) and their consumers on
-// Router, add background jobs with Go, then call Run.
+// HTTP routes on API (authenticated, Idempotency-Key aware, each route naming
+// the authz action its use case checks) and their consumers on Router, add
+// background jobs with Go, then call Run.
 type Platform struct {
 	Config  Config
 	Log     *slog.Logger
@@ -45,7 +46,7 @@ type Platform struct {
 	Broker  *amqpx.Broker
 	Router  *amqpx.Router
 	HTTP    *gin.Engine
-	API     *gin.RouterGroup // /v1, behind bearer-token authentication
+	API     *httpx.Routes // /v1, behind bearer-token authentication; each route names its authz action
 	Metrics *prometheus.Registry
 
 	relay    *forwarder.Forwarder
@@ -105,7 +106,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, dbReady, p.Broker.Ready)
 	// Every command under /v1 honours Idempotency-Key.
 	keys := idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
-	p.API = p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), keys.Middleware())
+	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), keys.Middleware()))
 	p.Go(func(ctx context.Context) error { return keys.SweepEvery(ctx, time.Hour) })
 	if p.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, err

@@ -71,6 +71,12 @@ type Client struct {
 	Contract *Contract   // if set, every response is checked against it
 }
 
+// For returns a copy of c that reports to t, e.g. a subtest.
+func (c Client) For(t testing.TB) Client {
+	c.T = t
+	return c
+}
+
 // WithHeader returns a copy of c that also sends the header key: value.
 func (c Client) WithHeader(key, value string) Client {
 	h := c.Header.Clone()

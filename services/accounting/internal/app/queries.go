@@ -4,18 +4,13 @@ import (
 	"context"
 
 	"github.com/expenseflow/expenseflow/pkg/auth"
-	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/services/accounting/internal/domain"
 )
-
-// ledgerReaders are the roles that may read the ledger: it shows every
-// employee's money, so only finance and auditors see it.
-var ledgerReaders = []string{directory.RoleFinance, directory.RoleAuditor}
 
 // Entries returns a page of journal entries in a stable order (by id, a
 // time-ordered UUIDv7), optionally only those of one expense.
 func (a *App) Entries(ctx context.Context, caller auth.Principal, expenseID string, limit int, afterID string) ([]domain.Entry, error) {
-	if err := auth.RequireRole(caller, ledgerReaders...); err != nil {
+	if _, err := Access.Allow(caller, ListEntries); err != nil {
 		return nil, err
 	}
 	return a.journal.Entries(ctx, expenseID, limit, afterID)
@@ -23,7 +18,7 @@ func (a *App) Entries(ctx context.Context, caller auth.Principal, expenseID stri
 
 // Balances returns the balance of every account in every currency it holds.
 func (a *App) Balances(ctx context.Context, caller auth.Principal) ([]Balance, error) {
-	if err := auth.RequireRole(caller, ledgerReaders...); err != nil {
+	if _, err := Access.Allow(caller, ListBalances); err != nil {
 		return nil, err
 	}
 	return a.journal.Balances(ctx)

@@ -17,11 +17,12 @@ import (
 	"github.com/expenseflow/expenseflow/services/accounting/internal/domain"
 )
 
-// Register mounts the ledger routes on api (the authenticated /v1 group).
-func Register(api *gin.RouterGroup, a *app.App) {
+// Register mounts the ledger routes on api (the authenticated /v1 group),
+// each with the action of app.Access its use case checks.
+func Register(api *httpx.Routes, a *app.App) {
 	h := handlers{app: a}
-	api.GET("/ledger/entries", h.entries)
-	api.GET("/ledger/balances", h.balances)
+	api.Handle(http.MethodGet, "/ledger/entries", app.ListEntries, h.entries)
+	api.Handle(http.MethodGet, "/ledger/balances", app.ListBalances, h.balances)
 }
 
 type handlers struct{ app *app.App }

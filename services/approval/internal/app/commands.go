@@ -3,16 +3,17 @@ package app
 import (
 	"context"
 
-	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/correlation"
-	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/services/approval/internal/domain"
 )
 
 // Submit files a claim for the caller (any signed-in user, for themselves).
 func (a *App) Submit(ctx context.Context, caller auth.Principal, c domain.Claim) (domain.Snapshot, error) {
+	if err := Access.Check(caller, SubmitExpense, caller.UserID); err != nil {
+		return domain.Snapshot{}, err
+	}
 	now := a.now()
 	e, err := domain.Submit(a.newID(), caller.UserID, c, now)
 	if err != nil {
@@ -32,10 +33,7 @@ func (a *App) Submit(ctx context.Context, caller auth.Principal, c domain.Claim)
 
 // Approve is a manager's approval; see domain.Expense.Approve for the rules.
 func (a *App) Approve(ctx context.Context, caller auth.Principal, id string) (domain.Snapshot, error) {
-	if err := auth.RequireRole(caller, directory.RoleManager); err != nil {
-		return domain.Snapshot{}, err
-	}
-	return a.change(ctx, id, func(e *domain.Expense) (bool, events.Payload, error) {
+	return a.change(ctx, caller, ApproveExpense, id, func(e *domain.Expense) (bool, events.Payload, error) {
 		now := a.now()
 		changed, err := e.Approve(caller.UserID, now)
 		s := e.Snapshot()
@@ -48,10 +46,7 @@ func (a *App) Approve(ctx context.Context, caller auth.Principal, id string) (do
 
 // Reject is a manager's rejection with a reason.
 func (a *App) Reject(ctx context.Context, caller auth.Principal, id, reason string) (domain.Snapshot, error) {
-	if err := auth.RequireRole(caller, directory.RoleManager); err != nil {
-		return domain.Snapshot{}, err
-	}
-	return a.change(ctx, id, func(e *domain.Expense) (bool, events.Payload, error) {
+	return a.change(ctx, caller, RejectExpense, id, func(e *domain.Expense) (bool, events.Payload, error) {
 		now := a.now()
 		changed, err := e.Reject(caller.UserID, reason, now)
 		s := e.Snapshot()
@@ -63,21 +58,27 @@ func (a *App) Reject(ctx context.Context, caller auth.Principal, id, reason stri
 
 // Withdraw lets the submitter take back a claim still awaiting a decision.
 func (a *App) Withdraw(ctx context.Context, caller auth.Principal, id string) (domain.Snapshot, error) {
-	return a.change(ctx, id, func(e *domain.Expense) (bool, events.Payload, error) {
-		if !canSee(caller, e.Snapshot().EmployeeID) {
-			return false, nil, apperr.New(apperr.NotFound, "expense %s not found", id)
-		}
+	return a.change(ctx, caller, WithdrawExpense, id, func(e *domain.Expense) (bool, events.Payload, error) {
 		now := a.now()
 		changed, err := e.Withdraw(caller.UserID, now)
 		return changed, events.ExpenseWithdrawnV1{ExpenseID: e.ID(), EmployeeID: caller.UserID, WithdrawnAt: now}, err
 	})
 }
 
-// change runs one decision on a stored expense. The decision reports whether
-// it changed anything and the event announcing it; an unchanged expense (a
-// repeated decision) is neither written nor announced again.
-func (a *App) change(ctx context.Context, id string, decide func(*domain.Expense) (bool, events.Payload, error)) (domain.Snapshot, error) {
+// change runs one decision on a stored expense, if Access lets the caller
+// take action on it. The role is checked before the store is touched (a
+// wrong role gets 403 whether or not the claim exists), ownership once the
+// claim is loaded. The decision reports whether it changed anything and the
+// event announcing it; an unchanged expense (a repeated decision) is neither
+// written nor announced again.
+func (a *App) change(ctx context.Context, caller auth.Principal, action, id string, decide func(*domain.Expense) (bool, events.Payload, error)) (domain.Snapshot, error) {
+	if _, err := Access.Allow(caller, action); err != nil {
+		return domain.Snapshot{}, err
+	}
 	e, err := a.expenses.Update(ctx, id, func(e *domain.Expense) ([]events.Envelope, error) {
+		if err := Access.Check(caller, action, e.Snapshot().EmployeeID); err != nil {
+			return nil, notFoundAs(err, id)
+		}
 		changed, payload, err := decide(e)
 		if err != nil || !changed {
 			return nil, err

@@ -6,7 +6,7 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/auth"
-	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/authz"
 )
 
 // ListFilter narrows a list of views.
@@ -20,9 +20,12 @@ const pollEvery = 50 * time.Millisecond
 
 // Get returns one expense as the projection shows it. With minVersion > 0 it
 // waits (up to the configured bound) until the projection has caught up to
-// that version; stale tells the caller it gave up waiting. Employees see only
-// their own claims: for them someone else's claim does not exist.
+// that version; stale tells the caller it gave up waiting. A claim the caller
+// may not see (Access, GetExpense) does not exist for them.
 func (a *App) Get(ctx context.Context, caller auth.Principal, id string, minVersion int64) (v View, stale bool, err error) {
+	if _, err := Access.Allow(caller, GetExpense); err != nil {
+		return View{}, false, err
+	}
 	deadline := time.Now().Add(a.maxWait)
 	for {
 		v, err = a.views.Get(ctx, id)
@@ -39,16 +42,23 @@ func (a *App) Get(ctx context.Context, caller auth.Principal, id string, minVers
 		case <-time.After(pollEvery):
 		}
 	}
-	if err != nil || !canSee(caller, v.EmployeeID) {
-		return View{}, false, apperr.New(apperr.NotFound, "expense %s not found", id)
+	if err == nil {
+		err = Access.Check(caller, GetExpense, v.EmployeeID)
+	}
+	if err != nil {
+		return View{}, false, notFoundAs(err, id)
 	}
 	return v, v.Version < minVersion, nil
 }
 
 // List returns a page of expenses in a stable order (by id, which is a
-// time-ordered UUIDv7). Employees are limited to their own.
+// time-ordered UUIDv7). Callers whose scope is Own are limited to their own.
 func (a *App) List(ctx context.Context, caller auth.Principal, f ListFilter, limit int, afterID string) ([]View, error) {
-	if caller.Role == directory.RoleEmployee {
+	scope, err := Access.Allow(caller, ListExpenses)
+	if err != nil {
+		return nil, err
+	}
+	if scope == authz.Own {
 		if f.EmployeeID != "" && f.EmployeeID != caller.UserID {
 			return []View{}, nil
 		}
@@ -57,7 +67,11 @@ func (a *App) List(ctx context.Context, caller auth.Principal, f ListFilter, lim
 	return a.views.List(ctx, f, limit, afterID)
 }
 
-// canSee: employees see their own claims; managers, finance and auditors all.
-func canSee(caller auth.Principal, employeeID string) bool {
-	return caller.Role != directory.RoleEmployee || caller.UserID == employeeID
+// notFoundAs gives a claim that is missing and one the caller may not see
+// the same answer, word for word: the message must not be an oracle either.
+func notFoundAs(err error, id string) error {
+	if apperr.KindOf(err) == apperr.NotFound {
+		return apperr.New(apperr.NotFound, "expense %s not found", id)
+	}
+	return err
 }

@@ -21,15 +21,16 @@ import (
 // StaleHeader is set on a read that gave up waiting for ?min_version.
 const StaleHeader = "X-Projection-Stale"
 
-// Register mounts the approval routes on api (the authenticated /v1 group).
-func Register(api *gin.RouterGroup, a *app.App) {
+// Register mounts the approval routes on api (the authenticated /v1 group),
+// each with the action of app.Access its use case checks.
+func Register(api *httpx.Routes, a *app.App) {
 	h := handlers{app: a}
-	api.POST("/expenses", h.submit)
-	api.POST("/expenses/:id/approve", h.approve)
-	api.POST("/expenses/:id/reject", h.reject)
-	api.POST("/expenses/:id/withdraw", h.withdraw)
-	api.GET("/expenses/:id", h.get)
-	api.GET("/expenses", h.list)
+	api.Handle(http.MethodPost, "/expenses", app.SubmitExpense, h.submit)
+	api.Handle(http.MethodPost, "/expenses/:id/approve", app.ApproveExpense, h.approve)
+	api.Handle(http.MethodPost, "/expenses/:id/reject", app.RejectExpense, h.reject)
+	api.Handle(http.MethodPost, "/expenses/:id/withdraw", app.WithdrawExpense, h.withdraw)
+	api.Handle(http.MethodGet, "/expenses/:id", app.GetExpense, h.get)
+	api.Handle(http.MethodGet, "/expenses", app.ListExpenses, h.list)
 }
 
 type handlers struct{ app *app.App }

@@ -1,8 +1,6 @@
 // Package app holds the audit service's use cases: recording each event as
 // received, and reading the log back, searched or as an ordered feed.
-//
-// Access is not checked here: every audit endpoint is for auditors only, so
-// the HTTP layer enforces it once for the whole route group.
+// Every read checks Access (access.go) before anything else.
 package app
 
 import (
@@ -10,6 +8,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/services/audit/internal/domain"
 )
@@ -28,6 +28,35 @@ type Filter struct {
 	CorrelationID string
 	Type          string
 	From, To      time.Time // event time in [From, To); a zero bound is open
+}
+
+// Query is a search as the client wrote it: From and To are RFC 3339 times,
+// or empty. Events validates it only once the caller may search at all, so
+// that nobody but an auditor learns anything from the answer, not even which
+// parameters are wrong.
+type Query struct {
+	Subject, ExpenseID, CorrelationID, Type string
+	From, To                                string
+}
+
+func (q Query) filter() (Filter, error) {
+	f := Filter{Subject: q.Subject, ExpenseID: q.ExpenseID, CorrelationID: q.CorrelationID, Type: q.Type}
+	var errs []apperr.FieldError
+	parse := func(field, s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			errs = append(errs, apperr.FieldError{Field: field, Message: "must be an RFC 3339 time, e.g. 2026-11-22T15:00:00Z"})
+		}
+		return t
+	}
+	f.From, f.To = parse("from", q.From), parse("to", q.To)
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		errs = append(errs, apperr.FieldError{Field: "to", Message: "must be after from"})
+	}
+	return f, apperr.Fields(errs)
 }
 
 // Store is the append-only log.
@@ -58,14 +87,24 @@ func (a *App) Record(ctx context.Context, env events.Envelope, body []byte) erro
 
 // Events searches the log in seq order, returning up to limit+1 entries:
 // the extra one tells httpx.NewPage that there is a next page.
-func (a *App) Events(ctx context.Context, f Filter, limit int, afterSeq int64) ([]Stored, error) {
+func (a *App) Events(ctx context.Context, caller auth.Principal, q Query, limit int, afterSeq int64) ([]Stored, error) {
+	if _, err := Access.Allow(caller, SearchEvents); err != nil {
+		return nil, err
+	}
+	f, err := q.filter()
+	if err != nil {
+		return nil, err
+	}
 	return a.store.Read(ctx, f, afterSeq, limit+1)
 }
 
 // Feed returns up to limit entries after afterSeq, in seq order: the whole
 // log, for rebuilding projections. Because seq has no gaps and follows
 // commit order, a reader that resumes after the last seq it saw misses nothing.
-func (a *App) Feed(ctx context.Context, afterSeq int64, limit int) ([]Stored, error) {
+func (a *App) Feed(ctx context.Context, caller auth.Principal, afterSeq int64, limit int) ([]Stored, error) {
+	if _, err := Access.Allow(caller, ReadFeed); err != nil {
+		return nil, err
+	}
 	return a.store.Read(ctx, Filter{}, afterSeq, limit)
 }
 
@@ -78,7 +117,10 @@ type Verification struct {
 // Verify recomputes the hash chain from the first entry to the last and
 // reports the first link that does not hold. It reads in pages, so the log
 // can be any size; entries appended meanwhile are verified too.
-func (a *App) Verify(ctx context.Context) (Verification, error) {
+func (a *App) Verify(ctx context.Context, caller auth.Principal) (Verification, error) {
+	if _, err := Access.Allow(caller, VerifyChain); err != nil {
+		return Verification{}, err
+	}
 	v := domain.NewVerifier()
 	var after int64
 	for {

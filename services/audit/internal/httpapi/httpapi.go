@@ -1,40 +1,29 @@
-// Package httpapi is the audit service's REST edge, for auditors only:
-// searching the log and reading it as an ordered feed. Errors go to
-// httpx.WriteError, which turns them into problem+json.
+// Package httpapi is the audit service's REST edge: searching the log,
+// reading it as an ordered feed and verifying its hash chain (for auditors:
+// see app.Access). Errors go to httpx.WriteError, which turns them into
+// problem+json.
 package httpapi
 
 import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/auth"
-	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/httpx"
 	"github.com/expenseflow/expenseflow/services/audit/internal/app"
 )
 
-// Register mounts the audit routes on api (the authenticated /v1 group).
-func Register(api *gin.RouterGroup, a *app.App) {
+// Register mounts the audit routes on api (the authenticated /v1 group),
+// each with the action of app.Access its use case checks.
+func Register(api *httpx.Routes, a *app.App) {
 	h := handlers{app: a}
-	// The whole audit API is for auditors: checked once, on the group, so no
-	// handler can forget it.
-	audit := api.Group("/audit", auditorsOnly)
-	audit.GET("/events", h.events)
-	audit.GET("/feed", h.feed)
-	audit.GET("/verify", h.verify)
-}
-
-func auditorsOnly(c *gin.Context) {
-	if err := auth.RequireRole(auth.PrincipalOf(c), directory.RoleAuditor); err != nil {
-		httpx.WriteError(c, err) // aborts the chain
-		return
-	}
-	c.Next()
+	api.Handle(http.MethodGet, "/audit/events", app.SearchEvents, h.events)
+	api.Handle(http.MethodGet, "/audit/feed", app.ReadFeed, h.feed)
+	api.Handle(http.MethodGet, "/audit/verify", app.VerifyChain, h.verify)
 }
 
 type handlers struct{ app *app.App }
@@ -56,10 +45,6 @@ func (e entry) MarshalJSON() ([]byte, error) {
 
 func (h handlers) events(c *gin.Context) {
 	limit, after, err := httpx.ListParams[int64](c)
-	var f app.Filter
-	if err == nil {
-		f, err = filter(c)
-	}
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
@@ -68,37 +53,17 @@ func (h handlers) events(c *gin.Context) {
 	if after != nil {
 		afterSeq = *after
 	}
-	stored, err := h.app.Events(c.Request.Context(), f, limit, afterSeq)
+	q := app.Query{
+		Subject: c.Query("subject"), ExpenseID: c.Query("expense_id"),
+		CorrelationID: c.Query("correlation_id"), Type: c.Query("type"),
+		From: c.Query("from"), To: c.Query("to"),
+	}
+	stored, err := h.app.Events(c.Request.Context(), auth.PrincipalOf(c), q, limit, afterSeq)
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, httpx.NewPage(entries(stored), limit, func(e entry) int64 { return e.Seq }))
-}
-
-// filter reads the search parameters; from and to are RFC 3339 times.
-func filter(c *gin.Context) (app.Filter, error) {
-	f := app.Filter{
-		Subject: c.Query("subject"), ExpenseID: c.Query("expense_id"),
-		CorrelationID: c.Query("correlation_id"), Type: c.Query("type"),
-	}
-	var errs []apperr.FieldError
-	parse := func(field string) time.Time {
-		s := c.Query(field)
-		if s == "" {
-			return time.Time{}
-		}
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			errs = append(errs, apperr.FieldError{Field: field, Message: "must be an RFC 3339 time, e.g. 2026-11-22T15:00:00Z"})
-		}
-		return t
-	}
-	f.From, f.To = parse("from"), parse("to")
-	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
-		errs = append(errs, apperr.FieldError{Field: "to", Message: "must be after from"})
-	}
-	return f, apperr.Fields(errs)
 }
 
 // feedPage is a page of the feed. The feed is an endless stream rather than
@@ -121,7 +86,7 @@ func (h handlers) feed(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	stored, err := h.app.Feed(c.Request.Context(), after, limit)
+	stored, err := h.app.Feed(c.Request.Context(), auth.PrincipalOf(c), after, limit)
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
@@ -156,7 +121,7 @@ type brokenLink struct {
 }
 
 func (h handlers) verify(c *gin.Context) {
-	v, err := h.app.Verify(c.Request.Context())
+	v, err := h.app.Verify(c.Request.Context(), auth.PrincipalOf(c))
 	if err != nil {
 		httpx.WriteError(c, err)
 		return

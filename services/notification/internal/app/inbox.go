@@ -2,19 +2,42 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/authz"
 )
 
 // Inbox returns the caller's own notifications, newest first, up to limit+1
 // of them: the extra one tells httpx.NewPage that there is a next page.
-// Every role has an inbox; nobody can read another's.
 func (a *App) Inbox(ctx context.Context, caller auth.Principal, unreadOnly bool, limit int, beforeID string) ([]Notification, error) {
-	return a.store.List(ctx, caller.UserID, unreadOnly, limit+1, beforeID)
+	recipient, err := inboxOf(caller, ReadInbox)
+	if err != nil {
+		return nil, err
+	}
+	return a.store.List(ctx, recipient, unreadOnly, limit+1, beforeID)
 }
 
 // MarkRead marks one of the caller's notifications read. Marking it again is
 // harmless; someone else's notification is, for the caller, not found.
 func (a *App) MarkRead(ctx context.Context, caller auth.Principal, id string) (Notification, error) {
-	return a.store.MarkRead(ctx, caller.UserID, id)
+	recipient, err := inboxOf(caller, MarkNotificationRead)
+	if err != nil {
+		return Notification{}, err
+	}
+	return a.store.MarkRead(ctx, recipient, id)
+}
+
+// inboxOf checks action against Access and returns whose notifications the
+// caller may act on: their own. The store then looks ids up only among
+// those, in the same statement that reads or marks them, so someone else's
+// notification is NotFound exactly as an Own rule says, with no window
+// between check and write. An inbox has no "all", so a table granting more
+// than Own fails loudly instead of being quietly narrowed.
+func inboxOf(caller auth.Principal, action string) (string, error) {
+	scope, err := Access.Allow(caller, action)
+	if err == nil && scope != authz.Own {
+		err = fmt.Errorf("%s: scope %v is not supported, an inbox is its owner's only", action, scope)
+	}
+	return caller.UserID, err
 }

@@ -17,11 +17,12 @@ import (
 	"github.com/expenseflow/expenseflow/services/notification/internal/app"
 )
 
-// Register mounts the notification routes on api (the authenticated /v1 group).
-func Register(api *gin.RouterGroup, a *app.App) {
+// Register mounts the notification routes on api (the authenticated /v1
+// group), each with the action of app.Access its use case checks.
+func Register(api *httpx.Routes, a *app.App) {
 	h := handlers{app: a}
-	api.GET("/notifications", h.list)
-	api.POST("/notifications/:id/read", h.markRead)
+	api.Handle(http.MethodGet, "/notifications", app.ReadInbox, h.list)
+	api.Handle(http.MethodPost, "/notifications/:id/read", app.MarkNotificationRead, h.markRead)
 }
 
 type handlers struct{ app *app.App }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/correlation"
-	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
 	"github.com/expenseflow/expenseflow/services/reimbursement/internal/domain"
@@ -50,7 +49,7 @@ type PayoutSummary struct {
 
 // RunPayouts runs a payout batch now on behalf of a finance user.
 func (a *App) RunPayouts(ctx context.Context, caller auth.Principal) (PayoutSummary, error) {
-	if err := auth.RequireRole(caller, directory.RoleFinance); err != nil {
+	if _, err := Access.Allow(caller, RunPayoutBatch); err != nil {
 		return PayoutSummary{}, err
 	}
 	return a.PayoutBatch(ctx)

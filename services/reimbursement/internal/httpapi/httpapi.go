@@ -17,12 +17,13 @@ import (
 	"github.com/expenseflow/expenseflow/services/reimbursement/internal/domain"
 )
 
-// Register mounts the reimbursement routes on api (the authenticated /v1 group).
-func Register(api *gin.RouterGroup, a *app.App) {
+// Register mounts the reimbursement routes on api (the authenticated /v1
+// group), each with the action of app.Access its use case checks.
+func Register(api *httpx.Routes, a *app.App) {
 	h := handlers{app: a}
-	api.GET("/reimbursements", h.list)
-	api.GET("/reimbursements/:id", h.get)
-	api.POST("/payouts", h.payout)
+	api.Handle(http.MethodGet, "/reimbursements", app.ListReimbursements, h.list)
+	api.Handle(http.MethodGet, "/reimbursements/:id", app.GetReimbursement, h.get)
+	api.Handle(http.MethodPost, "/payouts", app.RunPayoutBatch, h.payout)
 }
 
 type handlers struct{ app *app.App }
