@@ -25,6 +25,13 @@ const (
 	TraceParentHeader   = "traceparent"
 )
 
+// Request limits. Commands carry small bodies (see MaxBodyBytes) and lists a
+// few filters; anything larger is a mistake or an attack.
+const (
+	MaxHeaderBytes = 16 << 10
+	MaxQueryBytes  = 2 << 10
+)
+
 // Check is a readiness probe of one dependency.
 type Check func(ctx context.Context) error
 
@@ -35,7 +42,7 @@ func NewEngine(log *slog.Logger, reg *prometheus.Registry, ready ...Check) *gin.
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // handlers' c.Request.Context() carries the correlation ids
-	r.Use(withIDs, accessLog(log), recoverProblem, metrics(reg))
+	r.Use(withIDs, accessLog(log), recoverProblem, metrics(reg), limitQuery)
 	r.NoRoute(func(c *gin.Context) { WriteError(c, apperr.New(apperr.NotFound, "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		WriteError(c, apperr.New(kindMethodNotAllowed, "method %s is not allowed here", c.Request.Method))
@@ -57,9 +64,24 @@ func NewEngine(log *slog.Logger, reg *prometheus.Registry, ready ...Check) *gin.
 	return r
 }
 
-const kindMethodNotAllowed apperr.Kind = "method_not_allowed"
+const (
+	kindMethodNotAllowed apperr.Kind = "method_not_allowed"
+	kindURITooLong       apperr.Kind = "uri_too_long"
+)
 
-func init() { statusOf[kindMethodNotAllowed] = http.StatusMethodNotAllowed }
+func init() {
+	statusOf[kindMethodNotAllowed] = http.StatusMethodNotAllowed
+	statusOf[kindURITooLong] = http.StatusRequestURITooLong
+}
+
+// limitQuery refuses an overlong query string before any handler parses it.
+func limitQuery(c *gin.Context) {
+	if len(c.Request.URL.RawQuery) > MaxQueryBytes {
+		WriteError(c, apperr.New(kindURITooLong, "the query string exceeds %d bytes", MaxQueryBytes))
+		return
+	}
+	c.Next()
+}
 
 // traceParentPattern is a W3C traceparent: version-traceid-parentid-flags.
 var traceParentPattern = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)

@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -23,6 +24,7 @@ type Config struct {
 	QueueType      string        `env:"AMQP_QUEUE_TYPE" envDefault:"classic"`
 	Prefetch       int           `env:"AMQP_PREFETCH" envDefault:"16"`
 	LogLevel       slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	LogOutput      io.Writer     `env:"-"` // standard output unless a test captures it
 	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
 	IdempotencyTTL time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
 	JWT            auth.Config

@@ -61,7 +61,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p = &Platform{Config: cfg, Log: NewLogger(cfg.Service, cfg.LogLevel), Metrics: prometheus.NewRegistry()}
+	p = &Platform{Config: cfg, Log: NewLogger(cfg.Service, cfg.LogLevel, cfg.LogOutput), Metrics: prometheus.NewRegistry()}
 	p.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
@@ -117,7 +117,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 // OpenDatabase opens and migrates the service's database only, for
 // commands that run instead of the service (e.g. a projection rebuild).
 func OpenDatabase(ctx context.Context, cfg Config, migrations postgres.Migrations) (*gorm.DB, *slog.Logger, error) {
-	log := NewLogger(cfg.Service, cfg.LogLevel)
+	log := NewLogger(cfg.Service, cfg.LogLevel, cfg.LogOutput)
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return nil, nil, err
@@ -155,7 +155,16 @@ func (p *Platform) Run(ctx context.Context) error {
 		}()
 	}
 
-	srv := &http.Server{Handler: p.HTTP, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler: p.HTTP,
+		// Bounds on what one client can make the server hold: slow or huge
+		// headers (Go answers 431 past MaxHeaderBytes), slow bodies, idle
+		// keep-alive connections. Bodies and query strings are bounded in httpx.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    httpx.MaxHeaderBytes,
+	}
 	run("http", func(ctx context.Context) error {
 		return httpx.Serve(ctx, srv, func() error { return srv.Serve(p.listener) }, p.Config.ShutdownGrace)
 	})

@@ -1,0 +1,80 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/testinfra"
+	"github.com/expenseflow/expenseflow/services/approval/internal/service"
+)
+
+// syncBuffer is a log sink safe for the service's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The service's logs, captured through a whole flow with good and bad
+// requests, contain neither secrets (the JWT secret, tokens) nor personal
+// data from requests (a claim's description, names, e-mail addresses).
+func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
+	logs := &syncBuffer{}
+	pc, _ := testinfra.PlatformConfig(t, "approval")
+	pc.LogOutput = logs
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testinfra.Client{T: t, Base: testinfra.Run(t, p)}
+
+	private := "Dinner with Dr. Jane Private at Hotel Secret, jane.private@example.com"
+	body := claim()
+	body["description"] = private
+	var e expense
+	c.Call("POST", "/v1/expenses", "alice", body, &e)
+	c.Call("POST", "/v1/expenses/"+e.ID+"/approve", "bob", nil, nil)
+	c.Call("GET", "/v1/expenses/"+e.ID+"?min_version=2", "alice", nil, nil)
+	bad := claim()
+	bad["description"], bad["amount_minor"] = private, -1 // refused, with the private text in the body
+	c.Call("POST", "/v1/expenses", "alice", bad, nil)
+	forged := c.WithHeader("Authorization", "Bearer "+testinfra.Token(t, "alice")+"tampered")
+	if r := forged.Call("GET", "/v1/expenses?employee_id="+url.QueryEscape(private), "", nil, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a tampered token: %d", r.StatusCode)
+	}
+
+	token := testinfra.Token(t, "alice")
+	testinfra.Eventually(t, 5*time.Second, "the flow is logged", func() bool {
+		return strings.Count(logs.String(), `"msg":"http request"`) >= 5
+	})
+	out := logs.String()
+	for name, secret := range map[string]string{
+		"the JWT secret":  testinfra.JWTSecret,
+		"a token":         token[strings.LastIndex(token, ".")+1:], // its signature
+		"the word Bearer": "Bearer",
+		"a description":   "Jane",         // however it is escaped
+		"an e-mail":       "jane.private", // likewise
+		"a display name":  "Alice Employee",
+	} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the logs contain %s (%q)", name, secret)
+		}
+	}
+}
