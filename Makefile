@@ -21,4 +21,4 @@ fuzz: ## every fuzz target for FUZZTIME each (default 10m); make test runs their
 	@scripts/fuzz.sh
 
 token: build ## print a token for USER (default alice): make token USER=bob
-	@JWT_SECRET=$${JWT_SECRET:-dev-only-secret-change-me-0123456789abcdef} bin/devtoken $${USER:-alice}
+	@DEV_MODE=$${DEV_MODE:-true} bin/devtoken $${USER:-alice}

@@ -25,12 +25,31 @@ type Config struct {
 	Secret   string `env:"JWT_SECRET"`
 	Issuer   string `env:"JWT_ISSUER" envDefault:"expenseflow"`
 	Audience string `env:"JWT_AUDIENCE" envDefault:"expenseflow"`
+	// DevMode (DEV_MODE=true) lets a missing JWT_SECRET fall back to
+	// DevSecret, a key everyone can read in this file: for a laptop, never
+	// for anything reachable. Without it a missing secret stops the service.
+	DevMode bool `env:"DEV_MODE"`
 }
+
+// DevSecret is the well-known key of DEV_MODE. Tokens signed with it prove
+// nothing; services using it say so loudly at start-up.
+const DevSecret = "expenseflow-dev-mode-secret-not-for-production"
+
+// key is the HMAC key in force.
+func (c Config) key() []byte {
+	if c.Secret == "" && c.DevMode {
+		return []byte(DevSecret)
+	}
+	return []byte(c.Secret)
+}
+
+// UsesDevSecret reports whether the well-known development key is in force.
+func (c Config) UsesDevSecret() bool { return c.Secret == "" && c.DevMode }
 
 // Validate refuses a missing or short secret.
 func (c Config) Validate() error {
-	if len(c.Secret) < MinSecretLength {
-		return fmt.Errorf("JWT_SECRET must be set and at least %d bytes long", MinSecretLength)
+	if len(c.key()) < MinSecretLength {
+		return fmt.Errorf("JWT_SECRET must be set and at least %d bytes long (or DEV_MODE=true on a laptop)", MinSecretLength)
 	}
 	if c.Issuer == "" || c.Audience == "" {
 		return errors.New("JWT_ISSUER and JWT_AUDIENCE must not be empty")
@@ -78,7 +97,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 // that does not say which check failed (no oracle for forgers).
 func (v *Verifier) Verify(token string) (Principal, error) {
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return []byte(v.cfg.Secret), nil })
+	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.cfg.key(), nil })
 	if err != nil || c.Subject == "" || c.Role == "" {
 		return Principal{}, apperr.New(apperr.Unauthorized, "a valid bearer token is required")
 	}
@@ -97,5 +116,5 @@ func Mint(cfg Config, u directory.User, now time.Time, ttl time.Duration) (strin
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(cfg.Secret))
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(cfg.key())
 }

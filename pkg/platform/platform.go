@@ -102,6 +102,9 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.JWT.UsesDevSecret() {
+		p.Log.Warn("DEV_MODE: tokens are checked with the public development key; anyone can mint them. Never run like this where others can reach the service.")
+	}
 	dbReady := func(ctx context.Context) error { return postgres.Ping(ctx, p.DB) }
 	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, dbReady, p.Broker.Ready)
 	// Every command under /v1 honours Idempotency-Key.
