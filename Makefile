@@ -3,10 +3,13 @@
 #   make test   format, vet, layering check, unit + component + end-to-end tests
 SERVICES := approval accounting reimbursement notification audit
 
-.PHONY: build run test lint token fuzz
+.PHONY: build run test lint token fuzz infra
 build: ## static binaries in bin/, built like the Dockerfile builds them
 	@mkdir -p bin
 	CGO_ENABLED=0 go build -trimpath -o bin/ $(addprefix ./services/,$(SERVICES)) ./cmd/devtoken
+
+infra: ## install (Debian/Ubuntu packages) and start RabbitMQ and PostgreSQL; idempotent
+	@scripts/install-infra.sh
 
 run: build ## start all services; Ctrl-C stops them all
 	@scripts/run-local.sh
