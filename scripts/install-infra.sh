@@ -33,7 +33,7 @@ $SUDO rabbitmq-plugins enable --quiet rabbitmq_management >/dev/null
 # postgres user — fine on a laptop, never on a shared machine.
 version=$(ls /etc/postgresql | sort -V | tail -1)
 hba="/etc/postgresql/$version/main/pg_hba.conf"
-if ! $SUDO grep -qE '^host\s+all\s+postgres\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+if ! $SUDO grep -qE '^host\s+all\s+(all|postgres)\s+127\.0\.0\.1/32\s+trust' "$hba"; then
   echo "allowing trust auth for postgres@127.0.0.1 in $hba"
   $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$hba"
   reload=1
