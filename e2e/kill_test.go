@@ -54,4 +54,5 @@ func TestConsumersKilledWhileApprovingLoseNothing(t *testing.T) {
 	if got := balanceOf(list[balance](t, accounting, "/v1/ledger/balances", "carol"), "reimbursements_payable"); got != -total {
 		t.Errorf("payable balance %d, want %d", got, -total)
 	}
+	s.CheckInvariants(t, nil)
 }

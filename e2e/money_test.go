@@ -168,6 +168,7 @@ func TestCompetingInstancesPostAndPayEachApprovalOnce(t *testing.T) {
 			t.Errorf("%s: reimbursements_payable is %d, approved but unpaid is %d", cur, got, open[cur])
 		}
 	}
+	s.CheckInvariants(t, nil)
 }
 
 // TestPermanentGatewayFailure: the gateway refuses the payout for good, the

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/expenseflow/expenseflow/pkg/invariants"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
@@ -243,6 +245,37 @@ func (s *Stack) WaitQuiet() {
 		// outbox relays poll every 100 ms. Quiet for 3 s means done.
 		return time.Since(quietSince) > 3*time.Second
 	})
+}
+
+// Sources says where the stack keeps its state, for pkg/invariants and
+// pkg/soak.
+func (s *Stack) Sources() invariants.Sources {
+	return invariants.Sources{
+		Approval: s.procs["approval"].db, Accounting: s.procs["accounting"].db,
+		Reimbursement: s.procs["reimbursement"].db, Notification: s.procs["notification"].db,
+		Audit:   s.procs["audit"].db,
+		Broker:  invariants.Broker{URL: testinfra.Get(s.t).APIURL, VHost: s.Broker.VHost},
+		AMQPURL: s.AMQPURL,
+	}
+}
+
+// CheckInvariants runs pkg/invariants against the stack and fails the test
+// on any violation. Call it once the stack is quiet (WaitQuiet).
+// expectedDeadLetters lists the message ids each service's dead-letter queue
+// should hold; nil means none.
+func (s *Stack) CheckInvariants(t *testing.T, expectedDeadLetters map[string][]string) invariants.Report {
+	t.Helper()
+	src := s.Sources()
+	src.ExpectedDeadLetters = expectedDeadLetters
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	r := invariants.Check(ctx, src)
+	if !r.OK() {
+		t.Errorf("invariants violated:\n%s", r)
+	} else {
+		t.Logf("invariants:\n%s", r)
+	}
+	return r
 }
 
 func (p *process) stop(sig syscall.Signal) {

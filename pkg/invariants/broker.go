@@ -1,0 +1,101 @@
+package invariants
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+)
+
+// Broker is the RabbitMQ management API of one vhost: URL is
+// http://user:password@host:15672.
+type Broker struct {
+	URL   string
+	VHost string
+}
+
+// Queue is what the management API reports about a queue.
+type Queue struct {
+	Name      string `json:"name"`
+	Messages  int    `json:"messages"` // ready + unacknowledged
+	Consumers int    `json:"consumers"`
+}
+
+// Queues lists the vhost's queues with their depth.
+func (b Broker) Queues(ctx context.Context) ([]Queue, error) {
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		return nil, err
+	}
+	vhost := b.VHost
+	if vhost == "" {
+		vhost = "/"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+"/api/queues/"+url.PathEscape(vhost), nil)
+	if err != nil {
+		return nil, err
+	}
+	pass, _ := u.User.Password()
+	req.SetBasicAuth(u.User.Username(), pass)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("GET %s: %s: %s", req.URL.Path, resp.Status, msg)
+	}
+	var qs []Queue
+	return qs, json.NewDecoder(resp.Body).Decode(&qs)
+}
+
+// quietFor is how long every queue must stay empty to count as drained: the
+// management API's counters lag by up to a few seconds, and the outbox relays
+// poll every 100 ms.
+const quietFor = 3 * time.Second
+
+// WaitQuiet waits until every queue of the vhost but the dead-letter queues
+// has been empty (nothing ready, nothing unacknowledged) for a few seconds:
+// every effect of the events published so far has committed. It gives up
+// when ctx ends.
+func (b Broker) WaitQuiet(ctx context.Context) error {
+	var quietSince time.Time
+	var lastErr error
+	busy := ""
+	for {
+		qs, err := b.Queues(ctx)
+		lastErr = err
+		if err == nil {
+			busy = ""
+			for _, q := range qs {
+				if q.Messages > 0 && !strings.HasSuffix(q.Name, amqpx.DeadLetterQueue("")) {
+					busy += fmt.Sprintf(" %s=%d", q.Name, q.Messages)
+				}
+			}
+			switch {
+			case busy != "":
+				quietSince = time.Time{}
+			case quietSince.IsZero():
+				quietSince = time.Now()
+			case time.Since(quietSince) > quietFor:
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if lastErr != nil {
+				return errors.Join(ctx.Err(), lastErr)
+			}
+			return fmt.Errorf("queues still busy:%s: %w", busy, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

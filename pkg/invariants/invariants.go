@@ -1,0 +1,562 @@
+// Package invariants checks, across the five services' databases and the
+// broker, the facts that must hold once the system is quiet: money is posted
+// and paid exactly once, the ledger balances, every published event reached
+// the audit log exactly once, read models agree with their write models, and
+// the dead-letter queues hold exactly what the caller expects.
+//
+// It reads the databases directly, as an auditor with database access would:
+// no API exposes every row it needs. The checks are only meaningful at
+// quiescence — while events are in flight, a reimbursement may legitimately
+// not exist yet — so callers wait for the queues to drain first (WaitQuiet).
+// Both the end-to-end tests and cmd/soak use it.
+package invariants
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/events"
+)
+
+// Sources says where to look.
+type Sources struct {
+	// DSNs of each service's database.
+	Approval, Accounting, Reimbursement, Notification, Audit string
+	// Broker is the RabbitMQ management API of the vhost, for queue depths.
+	Broker Broker
+	// AMQPURL is the vhost's AMQP URL, to list the dead letters.
+	AMQPURL string
+	// ExpectedDeadLetters are the message ids each service's dead-letter
+	// queue should hold (by service name); nil means every queue is empty.
+	ExpectedDeadLetters map[string][]string
+}
+
+// Services are the owners of a database and a dead-letter queue.
+var Services = []string{
+	events.SourceApproval, events.SourceAccounting, events.SourceReimbursement,
+	events.SourceNotification, events.SourceAudit,
+}
+
+// outboxServices are the services that publish through an outbox.
+var outboxServices = []string{events.SourceApproval, events.SourceAccounting, events.SourceReimbursement}
+
+// DSN returns the database URL of a service, "" for an unknown one.
+func (s Sources) DSN(service string) string {
+	return map[string]string{
+		events.SourceApproval: s.Approval, events.SourceAccounting: s.Accounting,
+		events.SourceReimbursement: s.Reimbursement, events.SourceNotification: s.Notification,
+		events.SourceAudit: s.Audit,
+	}[service]
+}
+
+// Report is what Check found: a few counts to show the scale of what was
+// checked, and one line per violation. A source that could not be read is a
+// violation too: an unchecked invariant is not a held one.
+type Report struct {
+	Expenses, Approved       int
+	Reimbursements, Paid     int
+	JournalEntries           int
+	OutboxEvents, AuditEvent int
+	Notifications            int
+	QueueDepths              map[string]int // by queue, dead-letter queues included
+	DeadLetters              map[string]int // by service
+	Violations               []string
+}
+
+// OK reports whether no invariant is violated.
+func (r Report) OK() bool { return len(r.Violations) == 0 }
+
+// String prints the counts, then each violation on its own line.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "expenses %d (approved %d), reimbursements %d (paid %d), journal entries %d, "+
+		"outbox events %d, audit events %d, notifications %d\n",
+		r.Expenses, r.Approved, r.Reimbursements, r.Paid, r.JournalEntries, r.OutboxEvents, r.AuditEvent, r.Notifications)
+	fmt.Fprintf(&b, "queue depths: %s\n", formatCounts(r.QueueDepths))
+	fmt.Fprintf(&b, "dead letters: %s\n", formatCounts(r.DeadLetters))
+	if r.OK() {
+		b.WriteString("invariants: all hold\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "invariants: %d violation(s)\n", len(r.Violations))
+	for _, v := range r.Violations {
+		b.WriteString("  - " + v + "\n")
+	}
+	return b.String()
+}
+
+func formatCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// maxListed bounds how many ids one violation line names.
+const maxListed = 10
+
+// Check runs every check and reports what it found.
+func Check(ctx context.Context, src Sources) Report {
+	c := &checker{src: src, conns: map[string]*pgx.Conn{}}
+	defer c.close(ctx)
+	for _, step := range []func(context.Context){
+		c.approvals, c.payments, c.ledger, c.audit, c.views, c.notifications, c.queues, c.deadLetters,
+	} {
+		step(ctx)
+	}
+	return c.r
+}
+
+type checker struct {
+	src   Sources
+	conns map[string]*pgx.Conn
+	r     Report
+}
+
+func (c *checker) violate(format string, args ...any) {
+	c.r.Violations = append(c.r.Violations, fmt.Sprintf(format, args...))
+}
+
+// violateIDs reports one violation naming up to maxListed of ids.
+func (c *checker) violateIDs(what string, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	sort.Strings(ids)
+	shown := ids
+	if len(shown) > maxListed {
+		shown = shown[:maxListed]
+	}
+	more := ""
+	if len(ids) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(ids)-len(shown))
+	}
+	c.violate("%d %s: %s%s", len(ids), what, strings.Join(shown, ", "), more)
+}
+
+func (c *checker) conn(ctx context.Context, service string) (*pgx.Conn, error) {
+	if conn, ok := c.conns[service]; ok {
+		return conn, nil
+	}
+	dsn := c.src.DSN(service)
+	if dsn == "" {
+		return nil, fmt.Errorf("no database URL for %s", service)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	c.conns[service] = conn
+	return conn, nil
+}
+
+func (c *checker) close(ctx context.Context) {
+	for _, conn := range c.conns {
+		_ = conn.Close(ctx)
+	}
+}
+
+// query runs sql on service's database and hands each row to scan. On error
+// it records a violation and returns false.
+func (c *checker) query(ctx context.Context, service, sql string, scan func(pgx.Rows) error) bool {
+	conn, err := c.conn(ctx, service)
+	if err == nil {
+		var rows pgx.Rows
+		rows, err = conn.Query(ctx, sql)
+		if err == nil {
+			for rows.Next() && err == nil {
+				err = scan(rows)
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	}
+	if err != nil {
+		c.violate("cannot check %s: %s: %v", service, strings.Join(strings.Fields(sql), " "), err)
+		return false
+	}
+	return true
+}
+
+// reimbursement is one row of the reimbursement write model.
+type reimbursement struct {
+	id, expenseID, status, currency string
+	amount                          int64
+}
+
+// approvals: every approved expense has exactly one reimbursement and one
+// approval entry, and nothing else has either. (A paid claim stays
+// 'approved' in the approval write model: payment is another service's fact.)
+func (c *checker) approvals(ctx context.Context) {
+	approved := map[string]bool{}
+	c.query(ctx, events.SourceApproval, `SELECT id::text, status FROM expenses`, func(r pgx.Rows) error {
+		var id, status string
+		err := r.Scan(&id, &status)
+		c.r.Expenses++
+		if status == "approved" {
+			approved[id] = true
+		}
+		return err
+	})
+	c.r.Approved = len(approved)
+
+	perExpense := map[string]int{}
+	c.query(ctx, events.SourceReimbursement, `SELECT expense_id FROM reimbursements`, func(r pgx.Rows) error {
+		var id string
+		err := r.Scan(&id)
+		perExpense[id]++
+		return err
+	})
+	c.onePerApproved(approved, perExpense, "reimbursement(s)")
+
+	entries := map[string]int{}
+	c.query(ctx, events.SourceAccounting, `SELECT expense_id FROM journal_entries WHERE kind = 'approval'`, func(r pgx.Rows) error {
+		var id string
+		err := r.Scan(&id)
+		entries[id]++
+		return err
+	})
+	c.onePerApproved(approved, entries, "approval ledger entr(y/ies)")
+}
+
+// onePerApproved reports approved expenses with zero or several of what
+// count counts, and expenses that have one without being approved.
+func (c *checker) onePerApproved(approved map[string]bool, count map[string]int, what string) {
+	var missing, twice, stray []string
+	for id := range approved {
+		switch n := count[id]; {
+		case n == 0:
+			missing = append(missing, id)
+		case n > 1:
+			twice = append(twice, fmt.Sprintf("%s (%d)", id, n))
+		}
+	}
+	for id := range count {
+		if !approved[id] {
+			stray = append(stray, id)
+		}
+	}
+	c.violateIDs("approved expense(s) without "+what, missing)
+	c.violateIDs("approved expense(s) with more than one of "+what, twice)
+	c.violateIDs("expense(s) not approved but with "+what, stray)
+}
+
+// payments: every paid reimbursement has exactly one settlement entry and one
+// gateway payment of its amount; nothing unpaid has either.
+func (c *checker) payments(ctx context.Context) {
+	var rs []reimbursement
+	c.query(ctx, events.SourceReimbursement, `SELECT id::text, expense_id, status, currency, amount_minor FROM reimbursements`, func(r pgx.Rows) error {
+		var x reimbursement
+		err := r.Scan(&x.id, &x.expenseID, &x.status, &x.currency, &x.amount)
+		rs = append(rs, x)
+		return err
+	})
+	c.r.Reimbursements = len(rs)
+
+	type payment struct {
+		currency string
+		amount   int64
+	}
+	gateway := map[string]payment{} // the primary key makes two impossible
+	c.query(ctx, events.SourceReimbursement, `SELECT reimbursement_id, currency, amount_minor FROM gateway_payments`, func(r pgx.Rows) error {
+		var id string
+		var p payment
+		err := r.Scan(&id, &p.currency, &p.amount)
+		gateway[id] = p
+		return err
+	})
+	settlements := map[string]int{}
+	c.query(ctx, events.SourceAccounting, `SELECT expense_id FROM journal_entries WHERE kind = 'settlement'`, func(r pgx.Rows) error {
+		var id string
+		err := r.Scan(&id)
+		settlements[id]++
+		return err
+	})
+
+	var noSettlement, manySettlements, unpaidSettled, notAtGateway, unpaidAtGateway, wrongAmount []string
+	known := map[string]bool{}
+	for _, x := range rs {
+		known[x.id] = true
+		p, atGateway := gateway[x.id]
+		if x.status != "paid" {
+			if settlements[x.expenseID] > 0 {
+				unpaidSettled = append(unpaidSettled, x.id)
+			}
+			if atGateway {
+				unpaidAtGateway = append(unpaidAtGateway, x.id)
+			}
+			continue
+		}
+		c.r.Paid++
+		switch n := settlements[x.expenseID]; {
+		case n == 0:
+			noSettlement = append(noSettlement, x.id)
+		case n > 1:
+			manySettlements = append(manySettlements, fmt.Sprintf("%s (%d)", x.id, n))
+		}
+		if !atGateway {
+			notAtGateway = append(notAtGateway, x.id)
+		} else if p.amount != x.amount || p.currency != x.currency {
+			wrongAmount = append(wrongAmount, fmt.Sprintf("%s (%d %s paid, %d %s owed)", x.id, p.amount, p.currency, x.amount, x.currency))
+		}
+	}
+	var unknownAtGateway []string
+	for id := range gateway {
+		if !known[id] {
+			unknownAtGateway = append(unknownAtGateway, id)
+		}
+	}
+	c.violateIDs("paid reimbursement(s) without a settlement entry", noSettlement)
+	c.violateIDs("paid reimbursement(s) with more than one settlement entry", manySettlements)
+	c.violateIDs("unpaid reimbursement(s) with a settlement entry", unpaidSettled)
+	c.violateIDs("paid reimbursement(s) without a gateway payment", notAtGateway)
+	c.violateIDs("unpaid reimbursement(s) paid at the gateway", unpaidAtGateway)
+	c.violateIDs("gateway payment(s) of the wrong amount", wrongAmount)
+	c.violateIDs("gateway payment(s) for no reimbursement", unknownAtGateway)
+}
+
+// ledger: every entry balances per currency, so do the totals, and the
+// balances read model equals the sum of the journal.
+func (c *checker) ledger(ctx context.Context) {
+	c.query(ctx, events.SourceAccounting, `SELECT count(*) FROM journal_entries`, func(r pgx.Rows) error {
+		return r.Scan(&c.r.JournalEntries)
+	})
+	var unbalanced []string
+	c.query(ctx, events.SourceAccounting, `
+		SELECT e.id::text, coalesce(l.currency, ''), coalesce(sum(l.debit_minor), 0), coalesce(sum(l.credit_minor), 0)
+		FROM journal_entries e LEFT JOIN journal_lines l ON l.entry_id = e.id
+		GROUP BY e.id, l.currency
+		HAVING coalesce(sum(l.debit_minor), 0) <> coalesce(sum(l.credit_minor), 0) OR count(l.entry_id) = 0`,
+		func(r pgx.Rows) error {
+			var id, cur string
+			var d, cr int64
+			err := r.Scan(&id, &cur, &d, &cr)
+			unbalanced = append(unbalanced, fmt.Sprintf("%s (%s: debits %d, credits %d)", id, cur, d, cr))
+			return err
+		})
+	c.violateIDs("journal entr(y/ies) that do not balance or have no lines", unbalanced)
+
+	c.query(ctx, events.SourceAccounting, `
+		SELECT currency, sum(debit_minor), sum(credit_minor) FROM journal_lines
+		GROUP BY currency HAVING sum(debit_minor) <> sum(credit_minor)`,
+		func(r pgx.Rows) error {
+			var cur string
+			var d, cr int64
+			err := r.Scan(&cur, &d, &cr)
+			c.violate("%s: total debits %d differ from total credits %d", cur, d, cr)
+			return err
+		})
+
+	var differ []string
+	c.query(ctx, events.SourceAccounting, `
+		SELECT coalesce(j.account, b.account), coalesce(j.currency, b.currency),
+		       coalesce(j.debit, 0), coalesce(j.credit, 0), coalesce(b.debit_minor, 0), coalesce(b.credit_minor, 0)
+		FROM (SELECT account, currency, sum(debit_minor) AS debit, sum(credit_minor) AS credit
+		      FROM journal_lines GROUP BY account, currency) j
+		FULL JOIN account_balances b ON b.account = j.account AND b.currency = j.currency
+		WHERE coalesce(j.debit, 0) <> coalesce(b.debit_minor, 0) OR coalesce(j.credit, 0) <> coalesce(b.credit_minor, 0)`,
+		func(r pgx.Rows) error {
+			var account, cur string
+			var jd, jc, bd, bc int64
+			err := r.Scan(&account, &cur, &jd, &jc, &bd, &bc)
+			differ = append(differ, fmt.Sprintf("%s/%s (journal %d/%d, balances %d/%d)", account, cur, jd, jc, bd, bc))
+			return err
+		})
+	c.violateIDs("account balance(s) that differ from the journal (debits/credits)", differ)
+}
+
+// forwarderEnvelope is how watermill's forwarder stores a message in the
+// outbox table: the destination and the original message, whose payload is
+// our event envelope.
+type forwarderEnvelope struct {
+	UUID    string `json:"uuid"`
+	Payload []byte `json:"payload"`
+}
+
+// audit: every event in the outboxes is in the audit log exactly once.
+func (c *checker) audit(ctx context.Context) {
+	audited := map[string]int{}
+	c.query(ctx, events.SourceAudit, `SELECT event_id, count(*) FROM audit_events GROUP BY event_id`, func(r pgx.Rows) error {
+		var id string
+		var n int
+		err := r.Scan(&id, &n)
+		audited[id] = n
+		c.r.AuditEvent += n
+		return err
+	})
+	var twice []string
+	for id, n := range audited {
+		if n > 1 {
+			twice = append(twice, fmt.Sprintf("%s (%d)", id, n))
+		}
+	}
+	c.violateIDs("event(s) held more than once in audit_events", twice)
+
+	for _, service := range outboxServices {
+		var missing, undecodable []string
+		c.query(ctx, service, `SELECT "offset", payload::text FROM watermill_outbox`, func(r pgx.Rows) error {
+			var offset int64
+			var payload string
+			if err := r.Scan(&offset, &payload); err != nil {
+				return err
+			}
+			c.r.OutboxEvents++
+			id, err := eventID(payload)
+			if err != nil {
+				undecodable = append(undecodable, fmt.Sprintf("offset %d (%v)", offset, err))
+				return nil
+			}
+			if audited[id] == 0 {
+				missing = append(missing, id)
+			}
+			return nil
+		})
+		c.violateIDs(service+" outbox event(s) missing from audit_events", missing)
+		c.violateIDs(service+" outbox row(s) that do not decode", undecodable)
+	}
+}
+
+// eventID returns the id of the event envelope inside an outbox row.
+func eventID(payload string) (string, error) {
+	var fe forwarderEnvelope
+	if err := json.Unmarshal([]byte(payload), &fe); err != nil {
+		return "", fmt.Errorf("forwarder envelope: %w", err)
+	}
+	var env events.Envelope
+	if err := json.Unmarshal(fe.Payload, &env); err != nil {
+		return "", fmt.Errorf("event envelope: %w", err)
+	}
+	if env.ID == "" || env.ID != fe.UUID {
+		return "", fmt.Errorf("event id %q, message uuid %q", env.ID, fe.UUID)
+	}
+	return env.ID, nil
+}
+
+// views: every claim's view shows its write-side status and version, and an
+// approved claim's payment status is its reimbursement's status.
+func (c *checker) views(ctx context.Context) {
+	payment := map[string]string{} // expense id → reimbursement status
+	c.query(ctx, events.SourceReimbursement, `SELECT expense_id, status FROM reimbursements`, func(r pgx.Rows) error {
+		var id, status string
+		err := r.Scan(&id, &status)
+		payment[id] = status
+		return err
+	})
+	var noView, stale, wrongPayment, orphan []string
+	c.query(ctx, events.SourceApproval, `
+		SELECT coalesce(e.id, v.id)::text, coalesce(e.status, ''), coalesce(e.version, 0),
+		       v.id IS NOT NULL, coalesce(v.status, ''), coalesce(v.version, 0), coalesce(v.payment_status, '')
+		FROM expenses e FULL JOIN expense_views v ON v.id = e.id`,
+		func(r pgx.Rows) error {
+			var id, status, viewStatus, viewPayment string
+			var version, viewVersion int64
+			var hasView bool
+			if err := r.Scan(&id, &status, &version, &hasView, &viewStatus, &viewVersion, &viewPayment); err != nil {
+				return err
+			}
+			switch {
+			case status == "":
+				orphan = append(orphan, id)
+			case !hasView:
+				noView = append(noView, id)
+			case viewStatus != status || viewVersion != version:
+				stale = append(stale, fmt.Sprintf("%s (view %s v%d, expense %s v%d)", id, viewStatus, viewVersion, status, version))
+			case status == "approved" && viewPayment != payment[id]:
+				wrongPayment = append(wrongPayment, fmt.Sprintf("%s (view %q, reimbursement %q)", id, viewPayment, payment[id]))
+			}
+			return nil
+		})
+	c.violateIDs("expense(s) without a view", noView)
+	c.violateIDs("view(s) whose status or version differs from the expense", stale)
+	c.violateIDs("approved expense view(s) whose payment status differs from the reimbursement", wrongPayment)
+	c.violateIDs("view(s) of no expense", orphan)
+}
+
+// notifications only counts: which events notify whom is the notification
+// service's rule, tested there.
+func (c *checker) notifications(ctx context.Context) {
+	c.query(ctx, events.SourceNotification, `SELECT count(*) FROM notifications`, func(r pgx.Rows) error {
+		return r.Scan(&c.r.Notifications)
+	})
+}
+
+func (c *checker) queues(ctx context.Context) {
+	if c.src.Broker.URL == "" {
+		return
+	}
+	qs, err := c.src.Broker.Queues(ctx)
+	if err != nil {
+		c.violate("cannot list queues: %v", err)
+		return
+	}
+	c.r.QueueDepths = map[string]int{}
+	for _, q := range qs {
+		c.r.QueueDepths[q.Name] = q.Messages
+	}
+}
+
+// deadLetters: each dead-letter queue holds exactly the expected message ids.
+func (c *checker) deadLetters(ctx context.Context) {
+	if c.src.AMQPURL == "" {
+		c.violate("cannot check dead letters: no AMQP URL")
+		return
+	}
+	dl, err := amqpx.DialDeadLetters(c.src.AMQPURL)
+	if err != nil {
+		c.violate("cannot check dead letters: %v", err)
+		return
+	}
+	defer dl.Close()
+	c.r.DeadLetters = map[string]int{}
+	for _, service := range Services {
+		letters, err := dl.List(service)
+		if err != nil {
+			c.violate("cannot list the dead letters of %s: %v", service, err)
+			continue
+		}
+		c.r.DeadLetters[service] = len(letters)
+		var got []string
+		for _, l := range letters {
+			got = append(got, l.MessageID)
+		}
+		want := slices.Clone(c.src.ExpectedDeadLetters[service])
+		slices.Sort(got)
+		slices.Sort(want)
+		var unexpected, absent []string
+		for _, id := range got {
+			if !slices.Contains(want, id) {
+				unexpected = append(unexpected, id)
+			}
+		}
+		for _, id := range want {
+			if !slices.Contains(got, id) {
+				absent = append(absent, id)
+			}
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] == got[i-1] {
+				unexpected = append(unexpected, got[i]+" (again)")
+			}
+		}
+		c.violateIDs("unexpected dead letter(s) for "+service, unexpected)
+		c.violateIDs("expected dead letter(s) missing for "+service, absent)
+	}
+}

@@ -1,0 +1,513 @@
+// Package soak drives many complete claims through running services —
+// submit, approve, pay — measures how fast they go and how long the read
+// models take to follow, then waits for the system to go quiet and checks
+// every invariant of pkg/invariants. cmd/soak runs it against a local stack
+// (make soak); an end-to-end test runs it, smaller, against the test stack.
+//
+// What it measures, per flow:
+//   - submit and approve latency: the HTTP round trip of each command;
+//   - read-model latency (on every Sample-th flow): from the approve
+//     response until the approval view shows approved, the reimbursement
+//     exists, the approval ledger entry exists and the employee's
+//     notification exists. It polls the databases directly: cheaper and more
+//     exact than polling four list endpoints;
+//   - a flow is done when its reimbursement is paid. Payouts are triggered
+//     through POST /v1/payouts by a background loop, as finance would.
+//
+// While it runs it prints one progress line a second with the queue depths
+// and the outbox lag: the age of the oldest outbox row the relay has not yet
+// published.
+package soak
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/invariants"
+)
+
+// Config is one soak run.
+type Config struct {
+	Flows       int // claims to take from submission to payment
+	Concurrency int // flows in progress at once
+	// Base URLs of the services the flows call.
+	ApprovalURL, ReimbursementURL string
+	Auth                          auth.Config // to mint the users' tokens
+	Directory                     string      // USER_DIRECTORY; "" for the demo users
+	// Sources are the databases and broker: read-model polling, outbox lag,
+	// quiescence and the final invariants check.
+	Sources      invariants.Sources
+	Sample       int           // measure read-model latency on every Sample-th flow (1 = all)
+	PayoutEvery  time.Duration // how often the payout loop calls POST /v1/payouts
+	FlowTimeout  time.Duration // a flow not paid by then fails
+	QuietTimeout time.Duration // how long to wait for the queues to drain at the end
+	Progress     io.Writer     // one line a second; nil for none
+}
+
+// WithDefaults fills in what is unset.
+func (c Config) WithDefaults() Config {
+	if c.Sample == 0 {
+		c.Sample = 10
+	}
+	if c.PayoutEvery == 0 {
+		c.PayoutEvery = 200 * time.Millisecond
+	}
+	if c.FlowTimeout == 0 {
+		c.FlowTimeout = 2 * time.Minute
+	}
+	if c.QuietTimeout == 0 {
+		c.QuietTimeout = 2 * time.Minute
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return c
+}
+
+// Validate refuses a configuration that cannot run.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Flows < 1 || c.Concurrency < 1 {
+		errs = append(errs, errors.New("flows and concurrency must be at least 1"))
+	}
+	if c.ApprovalURL == "" || c.ReimbursementURL == "" {
+		errs = append(errs, errors.New("the approval and reimbursement URLs are required"))
+	}
+	if c.Sample < 1 {
+		errs = append(errs, errors.New("sample must be at least 1"))
+	}
+	for _, s := range invariants.Services {
+		if c.Sources.DSN(s) == "" {
+			errs = append(errs, fmt.Errorf("no database URL for %s", s))
+		}
+	}
+	return errors.Join(append(errs, c.Auth.Validate())...)
+}
+
+// Result is what a run measured and found.
+type Result struct {
+	Flows, Failed int
+	Elapsed       time.Duration // from the first submit to the last payment
+	Submit        Latencies
+	Approve       Latencies
+	ReadModels    Latencies // approve → every read model updated, sampled flows
+	MaxQueued     int       // most messages in non-dead-letter queues at once
+	MaxOutboxLag  map[string]time.Duration
+	OutboxLag     map[string]time.Duration // at the end, after quiescence
+	QuietErr      error                    // the queues did not drain in time
+	Errors        []string                 // the first few flow failures
+	Invariants    invariants.Report
+}
+
+// OK reports whether every flow completed and every invariant holds.
+func (r Result) OK() bool { return r.Failed == 0 && r.QuietErr == nil && r.Invariants.OK() }
+
+// String is the report printed at the end of a run.
+func (r Result) String() string {
+	var b strings.Builder
+	rate := float64(r.Flows-r.Failed) / r.Elapsed.Seconds()
+	fmt.Fprintf(&b, "flows: %d done, %d failed in %s: %.1f flows/s\n", r.Flows-r.Failed, r.Failed, r.Elapsed.Round(time.Millisecond), rate)
+	fmt.Fprintf(&b, "submit latency:          %s\n", r.Submit)
+	fmt.Fprintf(&b, "approve latency:         %s\n", r.Approve)
+	fmt.Fprintf(&b, "approve → read models:   %s\n", r.ReadModels)
+	fmt.Fprintf(&b, "most messages queued:    %d\n", r.MaxQueued)
+	fmt.Fprintf(&b, "outbox lag, worst seen:  %s\n", formatLag(r.MaxOutboxLag))
+	fmt.Fprintf(&b, "outbox lag, at the end:  %s\n", formatLag(r.OutboxLag))
+	if r.QuietErr != nil {
+		fmt.Fprintf(&b, "NOT QUIET: %v\n", r.QuietErr)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "flow error: %s\n", e)
+	}
+	b.WriteString(r.Invariants.String())
+	return b.String()
+}
+
+func formatLag(m map[string]time.Duration) string {
+	var parts []string
+	for _, s := range outboxServices {
+		if d, ok := m[s]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%s", s, d.Round(time.Millisecond)))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Latencies are measured durations.
+type Latencies []time.Duration
+
+// Percentile returns the p-th percentile (nearest rank), 0 for none.
+func (l Latencies) Percentile(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	i := int(p/100*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func (l Latencies) String() string {
+	r := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
+	return fmt.Sprintf("p50 %-9s p95 %-9s p99 %-9s (n=%d)", r(l.Percentile(50)), r(l.Percentile(95)), r(l.Percentile(99)), len(l))
+}
+
+// Run drives cfg.Flows flows, waits for quiescence and checks the invariants.
+// The error is for a run that could not start (bad config, unreachable
+// database); failed flows and violations are in the Result.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	r := &runner{cfg: cfg, http: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 2 * cfg.Concurrency},
+	}, pools: map[string]*pgxpool.Pool{}}
+	defer r.close()
+	if err := r.connect(ctx); err != nil {
+		return Result{}, err
+	}
+	if err := r.mintTokens(); err != nil {
+		return Result{}, err
+	}
+	res := r.drive(ctx)
+
+	quietCtx, cancel := context.WithTimeout(ctx, cfg.QuietTimeout)
+	defer cancel()
+	if err := cfg.Sources.Broker.WaitQuiet(quietCtx); err != nil {
+		res.QuietErr = err
+	}
+	res.OutboxLag = r.outboxLag(ctx)
+	res.Invariants = invariants.Check(ctx, cfg.Sources)
+	return res, nil
+}
+
+type runner struct {
+	cfg    Config
+	http   *http.Client
+	pools  map[string]*pgxpool.Pool
+	tokens map[string]string
+}
+
+var outboxServices = []string{"approval", "accounting", "reimbursement"}
+
+func (r *runner) connect(ctx context.Context) error {
+	for _, s := range []string{"approval", "accounting", "reimbursement", "notification"} {
+		pool, err := pgxpool.New(ctx, r.cfg.Sources.DSN(s))
+		if err == nil {
+			err = pool.Ping(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("database of %s: %w", s, err)
+		}
+		r.pools[s] = pool
+	}
+	return nil
+}
+
+func (r *runner) close() {
+	for _, p := range r.pools {
+		p.Close()
+	}
+}
+
+// The demo users the flows act as: employees submit, their managers approve,
+// finance pays.
+var (
+	employees = []string{"alice", "erin"}
+	managers  = []string{"bob", "frank"}
+	payer     = "carol"
+)
+
+func (r *runner) mintTokens() error {
+	dir, err := directory.Load(r.cfg.Directory)
+	if err != nil {
+		return err
+	}
+	r.tokens = map[string]string{}
+	for _, id := range append(append([]string{payer}, employees...), managers...) {
+		u, ok := dir.Lookup(id)
+		if !ok {
+			return fmt.Errorf("user %q is not in the directory", id)
+		}
+		if r.tokens[id], err = auth.Mint(r.cfg.Auth, u, time.Now(), 24*time.Hour); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flowResult is what one flow measured.
+type flowResult struct {
+	submit, approve, readModels time.Duration
+	err                         error
+}
+
+func (r *runner) drive(ctx context.Context) Result {
+	cfg := r.cfg
+	res := Result{Flows: cfg.Flows, MaxOutboxLag: map[string]time.Duration{}}
+	results := make([]flowResult, cfg.Flows)
+	var done atomic.Int64
+	start := time.Now()
+
+	bg, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	background.Add(2)
+	go func() { defer background.Done(); r.payoutLoop(bg) }()
+	go func() { defer background.Done(); r.progressLoop(bg, start, &done, &res) }()
+
+	jobs := make(chan int)
+	var workers sync.WaitGroup
+	for range cfg.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for i := range jobs {
+				results[i] = r.flow(ctx, i)
+				done.Add(1)
+			}
+		}()
+	}
+	for i := range cfg.Flows {
+		jobs <- i
+	}
+	close(jobs)
+	workers.Wait()
+	res.Elapsed = time.Since(start)
+	stopBackground()
+	background.Wait()
+
+	for _, f := range results {
+		if f.err != nil {
+			res.Failed++
+			if len(res.Errors) < 10 {
+				res.Errors = append(res.Errors, f.err.Error())
+			}
+			continue
+		}
+		res.Submit = append(res.Submit, f.submit)
+		res.Approve = append(res.Approve, f.approve)
+		if f.readModels > 0 {
+			res.ReadModels = append(res.ReadModels, f.readModels)
+		}
+	}
+	return res
+}
+
+var currencies = []string{"EUR", "USD", "GBP"}
+
+// flow takes one claim from submission to payment.
+func (r *runner) flow(ctx context.Context, i int) flowResult {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.FlowTimeout)
+	defer cancel()
+	var f flowResult
+	employee, manager := employees[i%len(employees)], managers[i%len(managers)]
+
+	var created struct {
+		ID string `json:"id"`
+	}
+	t0 := time.Now()
+	err := r.call(ctx, http.MethodPost, r.cfg.ApprovalURL+"/v1/expenses", employee, http.StatusCreated, map[string]any{
+		"amount_minor": 100 + rand.IntN(100_000), "currency": currencies[i%len(currencies)], "category": "travel",
+		"description": fmt.Sprintf("soak flow %d", i), "incurred_on": time.Now().UTC().Format(time.DateOnly),
+	}, &created)
+	f.submit = time.Since(t0)
+	if err != nil {
+		f.err = fmt.Errorf("flow %d: submit: %w", i, err)
+		return f
+	}
+	id := created.ID
+
+	t1 := time.Now()
+	err = r.call(ctx, http.MethodPost, r.cfg.ApprovalURL+"/v1/expenses/"+id+"/approve", manager, http.StatusOK, nil, nil)
+	f.approve = time.Since(t1)
+	if err != nil {
+		f.err = fmt.Errorf("flow %d: approve %s: %w", i, id, err)
+		return f
+	}
+	approved := time.Now()
+
+	if i%r.cfg.Sample == 0 {
+		if err := r.waitReadModels(ctx, id); err != nil {
+			f.err = fmt.Errorf("flow %d: expense %s: %w", i, id, err)
+			return f
+		}
+		f.readModels = time.Since(approved)
+	}
+	if err := r.waitPaid(ctx, id); err != nil {
+		f.err = fmt.Errorf("flow %d: expense %s: %w", i, id, err)
+	}
+	return f
+}
+
+// readModelChecks are the four read models an approval updates, each a query
+// on its service's database that returns a row once it shows the approval.
+var readModelChecks = []struct{ service, what, sql string }{
+	{"approval", "the view shows approved", `SELECT 1 FROM expense_views WHERE id = $1::uuid AND status = 'approved'`},
+	{"reimbursement", "the reimbursement is scheduled", `SELECT 1 FROM reimbursements WHERE expense_id = $1`},
+	{"accounting", "the approval is in the ledger", `SELECT 1 FROM journal_entries WHERE expense_id = $1 AND kind = 'approval'`},
+	{"notification", "the employee is notified", `SELECT 1 FROM notifications WHERE expense_id = $1 AND event_type = 'expense.approved.v1'`},
+}
+
+// pollEvery is how often a flow polls; it bounds the read-model latency's
+// resolution.
+const pollEvery = 10 * time.Millisecond
+
+func (r *runner) waitReadModels(ctx context.Context, id string) error {
+	pending := slices.Clone(readModelChecks)
+	for {
+		var left []string
+		remaining := pending[:0]
+		for _, c := range pending {
+			var one int
+			err := r.pools[c.service].QueryRow(ctx, c.sql, id).Scan(&one)
+			if err != nil {
+				remaining = append(remaining, c)
+				left = append(left, c.what)
+			}
+		}
+		pending = remaining
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("read models not updated (%s): %w", strings.Join(left, ", "), ctx.Err())
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+func (r *runner) waitPaid(ctx context.Context, id string) error {
+	status := ""
+	for {
+		err := r.pools["reimbursement"].QueryRow(ctx, `SELECT status FROM reimbursements WHERE expense_id = $1`, id).Scan(&status)
+		switch {
+		case err == nil && status == "paid":
+			return nil
+		case err == nil && status == "failed":
+			return errors.New("the payment failed")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not paid (reimbursement status %q): %w", status, ctx.Err())
+		case <-time.After(5 * pollEvery):
+		}
+	}
+}
+
+// payoutLoop runs a payout batch every PayoutEvery until ctx ends.
+func (r *runner) payoutLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.cfg.PayoutEvery):
+		}
+		if err := r.call(ctx, http.MethodPost, r.cfg.ReimbursementURL+"/v1/payouts", payer, http.StatusOK, nil, nil); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(r.cfg.Progress, "payout batch: %v\n", err)
+		}
+	}
+}
+
+// progressLoop prints a line a second and records the worst queue depth and
+// outbox lag seen.
+func (r *runner) progressLoop(ctx context.Context, start time.Time, done *atomic.Int64, res *Result) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		queued := -1
+		if qs, err := r.cfg.Sources.Broker.Queues(ctx); err == nil {
+			queued = 0
+			for _, q := range qs {
+				if !strings.HasSuffix(q.Name, ".dead-letters") {
+					queued += q.Messages
+				}
+			}
+			res.MaxQueued = max(res.MaxQueued, queued)
+		}
+		lag := r.outboxLag(ctx)
+		for s, d := range lag {
+			res.MaxOutboxLag[s] = max(res.MaxOutboxLag[s], d)
+		}
+		n, elapsed := done.Load(), time.Since(start)
+		fmt.Fprintf(r.cfg.Progress, "%5.0fs  %d/%d flows done  %.1f flows/s  queued %d  outbox lag %s\n",
+			elapsed.Seconds(), n, r.cfg.Flows, float64(n)/elapsed.Seconds(), queued, formatLag(lag))
+	}
+}
+
+// outboxLag is, per service, the age of the oldest outbox row the relay has
+// not published yet (0 when none). The relay (consumer group "relay" of
+// pkg/outbox) has published every row up to its position in
+// watermill_offsets_outbox: rows are read in (transaction_id, offset) order,
+// and the position is the pair (last_processed_transaction_id,
+// offset_acked); without a position row, nothing has been published.
+func (r *runner) outboxLag(ctx context.Context) map[string]time.Duration {
+	lag := map[string]time.Duration{}
+	for _, s := range outboxServices {
+		var seconds float64
+		err := r.pools[s].QueryRow(ctx, `
+			SELECT coalesce(extract(epoch FROM localtimestamp - min(o.created_at)), 0)::float8
+			FROM watermill_outbox o
+			LEFT JOIN watermill_offsets_outbox f ON f.consumer_group = 'relay'
+			WHERE f.consumer_group IS NULL
+			   OR (o.transaction_id, o."offset") > (f.last_processed_transaction_id, f.offset_acked)`).Scan(&seconds)
+		if err == nil {
+			lag[s] = time.Duration(seconds * float64(time.Second))
+		}
+	}
+	return lag
+}
+
+// call sends a JSON request as user and decodes the response into out.
+func (r *runner) call(ctx context.Context, method, url, user string, want int, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.tokens[user])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
+		return fmt.Errorf("%s %s: %s: %s", method, req.URL.Path, resp.Status, msg)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}
