@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/events"
@@ -37,7 +39,7 @@ func startWith(t *testing.T, queueType string, register func(*amqpx.Router)) (am
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := amqpx.NewRouter(b, log)
+	r, err := amqpx.NewRouter(b, log, noop.NewTracerProvider(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

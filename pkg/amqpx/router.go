@@ -9,6 +9,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/correlation"
@@ -50,16 +54,24 @@ type Router struct {
 	*message.Router
 	broker *Broker
 	log    *slog.Logger
+	tracer trace.Tracer
 }
 
 // NewRouter returns a router whose handlers share the middleware chain
-// described in the package comment.
-func NewRouter(b *Broker, log *slog.Logger) (*Router, error) {
+// described in the package comment. Each delivery gets a consumer span from
+// tp; reg gets the dead-letter counter.
+func NewRouter(b *Broker, log *slog.Logger, tp trace.TracerProvider, reg prometheus.Registerer) (*Router, error) {
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, WatermillLogger(log, "router"))
 	if err != nil {
 		return nil, err
 	}
-	deadLetter, err := middleware.PoisonQueue(b.DeadLetterPublisher, DeadLetterQueue(b.cfg.Service))
+	deadLetters := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "expenseflow_dead_letters_total", Help: "Messages sent to the dead-letter queue, by handler.",
+	}, []string{"handler"})
+	if err := reg.Register(deadLetters); err != nil {
+		return nil, err
+	}
+	deadLetter, err := middleware.PoisonQueue(countingPublisher{b.DeadLetterPublisher, deadLetters}, DeadLetterQueue(b.cfg.Service))
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +88,7 @@ func NewRouter(b *Broker, log *slog.Logger) (*Router, error) {
 	// a panic would skip both, the message would be nacked, requeued at once
 	// and panic again — forever (our own test caught exactly that).
 	r.AddMiddleware(deadLetter, stampFailure(log), retry.Middleware, middleware.Recoverer)
-	return &Router{Router: r, broker: b, log: log}, nil
+	return &Router{Router: r, broker: b, log: log, tracer: tp.Tracer("github.com/expenseflow/expenseflow/pkg/amqpx")}, nil
 }
 
 // Handle consumes the subscription's queue with h under the given handler
@@ -96,18 +108,50 @@ func (r *Router) Handle(handlerName string, sub Subscription, h EventHandler) {
 // interpreting their data (the audit log): h gets the checked envelope and
 // the body exactly as received, whatever the type or version.
 func (r *Router) HandleEnvelope(handlerName string, sub Subscription, h func(ctx context.Context, env events.Envelope, body []byte) error) {
-	r.AddConsumerHandler(handlerName, sub.Queue, r.broker.Subscriber, func(msg *message.Message) error {
+	r.AddConsumerHandler(handlerName, sub.Queue, r.broker.Subscriber, func(msg *message.Message) (err error) {
 		env, err := events.ParseEnvelope(msg.Payload)
 		if err != nil {
 			return err // permanent: ErrUndecodable
 		}
-		ctx := correlation.With(msg.Context(), correlation.IDs{
-			CorrelationID: env.CorrelationID,
-			CausationID:   env.ID,
-			TraceParent:   env.TraceParent,
-		})
+		// The span is a child of the span that wrote the event (its
+		// traceparent), so one trace follows the flow across services;
+		// events this handler emits carry this span in turn.
+		ctx, span := r.tracer.Start(correlation.WithTraceParent(msg.Context(), env.TraceParent), "handle "+handlerName,
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+				attribute.String("messaging.system", "rabbitmq"),
+				attribute.String("messaging.destination.subscription.name", sub.Queue),
+				attribute.String("messaging.message.id", env.ID),
+				attribute.String("cloudevents.event_type", env.Type)))
+		defer func() { EndSpan(span, err) }()
+		ctx = correlation.With(ctx, correlation.IDs{CorrelationID: env.CorrelationID, CausationID: env.ID})
 		return h(ctx, env, msg.Payload)
 	})
+}
+
+// EndSpan ends span, marking it failed if err is not nil.
+func EndSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// countingPublisher counts what it publishes to the dead-letter exchange:
+// a letter counts once it is confirmed, not when a handler gives up.
+type countingPublisher struct {
+	message.Publisher
+	counter *prometheus.CounterVec
+}
+
+func (p countingPublisher) Publish(topic string, msgs ...*message.Message) error {
+	if err := p.Publisher.Publish(topic, msgs...); err != nil {
+		return err
+	}
+	for _, msg := range msgs {
+		p.counter.WithLabelValues(msg.Metadata.Get(DeadLetterHandlerKey)).Inc()
+	}
+	return nil
 }
 
 // stampFailure records when and why a message finally failed, once retries

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"encoding/json"
+	"go.opentelemetry.io/otel/trace/noop"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ type claim struct {
 
 // engine serves POST /claims, which binds a claim strictly and echoes it.
 func engine() *gin.Engine {
-	r := httpx.NewEngine(slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	r := httpx.NewEngine(slog.New(slog.DiscardHandler), prometheus.NewRegistry(), noop.NewTracerProvider())
 	r.POST("/claims", func(c *gin.Context) {
 		var in claim
 		if err := httpx.BindJSON(c, &in); err != nil {

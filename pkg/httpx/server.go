@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -13,6 +12,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/correlation"
@@ -22,7 +25,6 @@ import (
 const (
 	RequestIDHeader     = "X-Request-ID"
 	CorrelationIDHeader = "X-Correlation-ID"
-	TraceParentHeader   = "traceparent"
 )
 
 // Request limits. Commands carry small bodies (see MaxBodyBytes) and lists a
@@ -37,12 +39,13 @@ type Check func(ctx context.Context) error
 
 // NewEngine returns a gin engine with the shared middleware and the
 // unauthenticated operational endpoints /healthz, /readyz and /metrics.
-func NewEngine(log *slog.Logger, reg *prometheus.Registry, ready ...Check) *gin.Engine {
+// Every other request gets a server span from tp.
+func NewEngine(log *slog.Logger, reg *prometheus.Registry, tp trace.TracerProvider, ready ...Check) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // handlers' c.Request.Context() carries the correlation ids
-	r.Use(withIDs, accessLog(log), recoverProblem, metrics(reg), limitQuery)
+	r.Use(tracing(tp), withIDs, accessLog(log), recoverProblem, metrics(reg), limitQuery)
 	r.NoRoute(func(c *gin.Context) { WriteError(c, apperr.New(apperr.NotFound, "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		WriteError(c, apperr.New(kindMethodNotAllowed, "method %s is not allowed here", c.Request.Method))
@@ -83,9 +86,6 @@ func limitQuery(c *gin.Context) {
 	c.Next()
 }
 
-// traceParentPattern is a W3C traceparent: version-traceid-parentid-flags.
-var traceParentPattern = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
-
 // withIDs gives every request a request id and a correlation id (the
 // caller's, or the request id when it starts a new flow) and echoes both.
 func withIDs(c *gin.Context) {
@@ -99,13 +99,41 @@ func withIDs(c *gin.Context) {
 	}
 	c.Header(RequestIDHeader, requestID)
 	c.Header(CorrelationIDHeader, correlationID)
-	traceParent := c.GetHeader(TraceParentHeader)
-	if !traceParentPattern.MatchString(traceParent) {
-		traceParent = "" // W3C Trace Context: an invalid traceparent is ignored, never passed on
-	}
-	ids := correlation.IDs{CorrelationID: correlationID, CausationID: requestID, TraceParent: traceParent}
+	ids := correlation.IDs{CorrelationID: correlationID, CausationID: requestID}
 	c.Request = c.Request.WithContext(correlation.With(c.Request.Context(), ids))
 	c.Next()
+}
+
+// operational routes are polled every few seconds; a span each would bury
+// the traces that matter.
+var untraced = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// tracing starts a server span per request, a child of the caller's W3C
+// traceparent when it sends a valid one (an invalid one is ignored, as W3C
+// Trace Context requires). Events the request emits carry this span.
+func tracing(tp trace.TracerProvider) gin.HandlerFunc {
+	tracer := tp.Tracer("github.com/expenseflow/expenseflow/pkg/httpx")
+	return func(c *gin.Context) {
+		route := c.FullPath()
+		if untraced[route] {
+			c.Next()
+			return
+		}
+		if route == "" {
+			route = "unmatched"
+		}
+		ctx := correlation.Propagator.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		ctx, span := tracer.Start(ctx, c.Request.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("http.route", route)))
+		defer span.End()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		status := c.Writer.Status()
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	}
 }
 
 func accessLog(log *slog.Logger) gin.HandlerFunc {

@@ -21,9 +21,12 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/correlation"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/postgres"
 )
@@ -48,7 +51,17 @@ var Migrations = postgres.EmbeddedMigrations("outbox", migrationFiles, "migratio
 
 // Publish writes envs to the outbox as part of tx. They are published to
 // the exchange, with their type as routing key, only if tx commits.
-func Publish(ctx context.Context, tx *gorm.DB, envs ...events.Envelope) error {
+//
+// The write is a span, a child of the span in ctx (made by that span's own
+// provider, so Publish needs no tracer of its own), and each event carries
+// it as traceparent, in its envelope and in the message metadata: the relay
+// and every consumer continue the trace from there.
+func Publish(ctx context.Context, tx *gorm.DB, envs ...events.Envelope) (err error) {
+	tracer := trace.SpanFromContext(ctx).TracerProvider().Tracer(scope)
+	ctx, span := tracer.Start(ctx, "outbox.Publish", trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(envs))))
+	defer func() { amqpx.EndSpan(span, err) }()
+	traceParent := correlation.TraceParent(ctx)
+
 	sqlTx, err := postgres.SQLTx(tx)
 	if err != nil {
 		return err
@@ -59,12 +72,16 @@ func Publish(ctx context.Context, tx *gorm.DB, envs ...events.Envelope) error {
 	}
 	pub := forwarder.NewPublisher(sqlPub, forwarder.PublisherConfig{ForwarderTopic: topic})
 	for _, env := range envs {
+		if traceParent != "" {
+			env.TraceParent = traceParent
+		}
 		body, err := events.Encode(env)
 		if err != nil {
 			return err
 		}
 		msg := message.NewMessage(env.ID, body)
 		msg.Metadata.Set(CorrelationIDKey, env.CorrelationID)
+		msg.Metadata.Set(correlation.TraceParentKey, env.TraceParent)
 		msg.SetContext(ctx)
 		if err := pub.Publish(env.Type, msg); err != nil {
 			return err
@@ -75,8 +92,9 @@ func Publish(ctx context.Context, tx *gorm.DB, envs ...events.Envelope) error {
 
 // NewRelay returns the forwarder that moves committed outbox messages to out
 // (the RabbitMQ publisher). It retries a failed publish forever, in order:
-// while the broker is unreachable, events wait in the table.
-func NewRelay(db *gorm.DB, out message.Publisher, log *slog.Logger) (*forwarder.Forwarder, error) {
+// while the broker is unreachable, events wait in the table. Each publish is
+// a producer span from tp, a child of the span that wrote the message.
+func NewRelay(db *gorm.DB, out message.Publisher, log *slog.Logger, tp trace.TracerProvider) (*forwarder.Forwarder, error) {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -92,5 +110,32 @@ func NewRelay(db *gorm.DB, out message.Publisher, log *slog.Logger) (*forwarder.
 	if err != nil {
 		return nil, err
 	}
+	out = tracedPublisher{out, tp.Tracer(scope)}
 	return forwarder.NewForwarder(sub, out, wlog, forwarder.Config{ForwarderTopic: topic, HandlerName: "outbox-relay"})
+}
+
+// scope is the instrumentation scope of the outbox's spans.
+const scope = "github.com/expenseflow/expenseflow/pkg/outbox"
+
+// tracedPublisher gives each relayed message a producer span. The metadata
+// is left as written: a retried publish gets the same parent again.
+type tracedPublisher struct {
+	message.Publisher
+	tracer trace.Tracer
+}
+
+func (p tracedPublisher) Publish(topic string, msgs ...*message.Message) error {
+	for _, msg := range msgs {
+		ctx := correlation.WithTraceParent(msg.Context(), msg.Metadata.Get(correlation.TraceParentKey))
+		_, span := p.tracer.Start(ctx, "publish "+topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("messaging.system", "rabbitmq"),
+			attribute.String("messaging.destination.name", topic),
+			attribute.String("messaging.message.id", msg.UUID)))
+		err := p.Publisher.Publish(topic, msg)
+		amqpx.EndSpan(span, err)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

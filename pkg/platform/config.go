@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/auth"
@@ -28,6 +29,9 @@ type Config struct {
 	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
 	IdempotencyTTL time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
 	JWT            auth.Config
+	// TraceExporter, when set, receives the service's spans instead of what
+	// the OTEL_* variables configure: tests pass an in-memory exporter.
+	TraceExporter sdktrace.SpanExporter `env:"-"`
 }
 
 // Defaults returns the platform config for a service before the environment

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
@@ -48,10 +49,12 @@ type Platform struct {
 	HTTP    *gin.Engine
 	API     *httpx.Routes // /v1, behind bearer-token authentication; each route names its authz action
 	Metrics *prometheus.Registry
+	Tracing trace.TracerProvider // no-op unless OTEL_* (or Config.TraceExporter) turns tracing on
 
-	relay    *forwarder.Forwarder
-	listener net.Listener
-	jobs     []func(context.Context) error
+	stopTracing func(context.Context) error
+	relay       *forwarder.Forwarder
+	listener    net.Listener
+	jobs        []func(context.Context) error
 }
 
 // Start connects to everything the service needs and prepares, but does not
@@ -63,11 +66,15 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	}
 	p = &Platform{Config: cfg, Log: NewLogger(cfg.Service, cfg.LogLevel, cfg.LogOutput), Metrics: prometheus.NewRegistry()}
 	p.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	started := p // "return nil, err" below sets p to nil before this runs
 	defer func() {
 		if err != nil {
-			p.Close()
+			started.Close()
 		}
 	}()
+	if p.Tracing, p.stopTracing, err = newTracerProvider(ctx, cfg.Service, cfg.TraceExporter); err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
 
 	if cfg.CreateDatabase {
 		if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
@@ -88,14 +95,15 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	if p.Broker, err = amqpx.Connect(ctx, cfg.amqp(), spec.Subscriptions, p.Log); err != nil {
 		return nil, err
 	}
-	if p.Router, err = amqpx.NewRouter(p.Broker, p.Log); err != nil {
+	if p.Router, err = amqpx.NewRouter(p.Broker, p.Log, p.Tracing, p.Metrics); err != nil {
 		return nil, err
 	}
 	metrics.NewPrometheusMetricsBuilder(p.Metrics, "expenseflow", "").AddPrometheusRouterMetrics(p.Router.Router)
 	if spec.Publishes {
-		if p.relay, err = outbox.NewRelay(p.DB, p.Broker.Publisher, p.Log); err != nil {
+		if p.relay, err = outbox.NewRelay(p.DB, p.Broker.Publisher, p.Log, p.Tracing); err != nil {
 			return nil, err
 		}
+		p.Metrics.MustRegister(outbox.NewBacklogCollector(p.DB))
 	}
 
 	verifier, err := auth.NewVerifier(cfg.JWT)
@@ -106,7 +114,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 		p.Log.Warn("DEV_MODE: tokens are checked with the public development key; anyone can mint them. Never run like this where others can reach the service.")
 	}
 	dbReady := func(ctx context.Context) error { return postgres.Ping(ctx, p.DB) }
-	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, dbReady, p.Broker.Ready)
+	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, p.Tracing, dbReady, p.Broker.Ready)
 	// Every command under /v1 honours Idempotency-Key.
 	keys := idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
 	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), keys.Middleware()))
@@ -207,6 +215,14 @@ func (p *Platform) Close() {
 	}
 	if p.DB != nil {
 		CloseDatabase(p.DB)
+	}
+	if p.stopTracing != nil {
+		// Last, so the spans of the shutdown itself are flushed too.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.stopTracing(ctx); err != nil {
+			p.Log.Warn("flushing traces failed", "error", err)
+		}
 	}
 }
 
