@@ -26,12 +26,9 @@ func TestOldV1SubmissionStillFlows(t *testing.T) {
 	testinfra.Publish(t, s.AMQPURL, old.Type, old.ID, body)
 
 	testinfra.Eventually(t, deadline, "the claim is in the read model with the default cost center", func() bool {
-		var got struct {
-			Status     string `json:"status"`
-			CostCenter string `json:"cost_center"`
-		}
+		var got map[string]any // a 404 problem until the projection has it
 		s.Client("approval").Call("GET", "/v1/expenses/"+old.Subject, "bob", nil, &got)
-		return got.Status == "submitted" && got.CostCenter == events.DefaultCostCenter
+		return got["status"] == "submitted" && got["cost_center"] == events.DefaultCostCenter
 	})
 	testinfra.Eventually(t, deadline, "the managers are told and the audit log keeps it as sent", func() bool {
 		told := types(list[notification](t, s.Client("notification"), "/v1/notifications", "frank"))

@@ -71,7 +71,15 @@ type process struct {
 // {"reimbursement": {"GATEWAY_PERMANENT_FAILURE_RATE=1"}}.
 func startStack(t *testing.T, extraEnv ...map[string][]string) *Stack {
 	t.Helper()
+	return startStackWith(t, func(string) []map[string][]string { return extraEnv })
+}
+
+// startStackWith is startStack for extra environment that depends on the
+// stack's vhost, e.g. an AMQP_URL through a proxy in front of it.
+func startStackWith(t *testing.T, envFor func(amqpURL string) []map[string][]string) *Stack {
+	t.Helper()
 	amqpURL, api := testinfra.VHost(t, "e2e")
+	extraEnv := envFor(amqpURL)
 	s := &Stack{t: t, AMQPURL: amqpURL, Broker: api, procs: map[string]*process{}}
 	logDir := t.TempDir()
 	addrs := map[string]string{}

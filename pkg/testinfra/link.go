@@ -1,0 +1,50 @@
+package testinfra
+
+import (
+	"net"
+	"net/url"
+	"testing"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Link is a TCP proxy between services and a server (toxiproxy, in-process)
+// that a test can cut and restore, to play a network failure.
+type Link struct {
+	t     testing.TB
+	proxy *toxiproxy.Proxy
+}
+
+// NewLink proxies to the host:port of upstreamURL and returns the link and
+// upstreamURL rewritten to go through it. It is removed when the test ends.
+func NewLink(t testing.TB, upstreamURL string) (*Link, string) {
+	t.Helper()
+	u, err := url.Parse(upstreamURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	p := toxiproxy.NewProxy(server, "link", "127.0.0.1:0", u.Host)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	u.Host = p.Listen // the address it really listens on
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		t.Fatalf("proxy address %q: %v", p.Listen, err)
+	}
+	return &Link{t: t, proxy: p}, u.String()
+}
+
+// Cut closes every connection through the link and refuses new ones.
+func (l *Link) Cut() { l.proxy.Stop() }
+
+// Restore accepts connections again, on the same address.
+func (l *Link) Restore() {
+	l.t.Helper()
+	if err := l.proxy.Start(); err != nil {
+		l.t.Fatalf("restore the link: %v", err)
+	}
+}
