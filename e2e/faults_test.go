@@ -23,20 +23,7 @@ const shutdownBound = 10 * time.Second
 func TestGracefulShutdownUnderLoad(t *testing.T) {
 	const n = 40
 	s := startStack(t)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c := s.Client("approval").For(t)
-		for i := range n {
-			var e expense
-			c.Call("POST", "/v1/expenses", "erin", map[string]any{
-				"amount_minor": 500 + i, "currency": "EUR", "category": "meals", "description": "lunch",
-				"incurred_on": time.Now().UTC().Format(time.DateOnly),
-			}, &e)
-			c.Call("POST", "/v1/expenses/"+e.ID+"/approve", "frank", nil, nil)
-		}
-	}()
+	done := burst(t, s, n, "erin", "frank")
 	testinfra.Eventually(t, deadline, "the burst is under way", func() bool {
 		return countRows(t, s, "accounting", "SELECT count(*) FROM journal_entries") >= 5
 	})
@@ -50,7 +37,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			t.Errorf("%s exited with %d after SIGTERM, want 0", name, code)
 		}
 	}
-	wg.Wait()
+	done()
 	for _, name := range []string{"accounting", "reimbursement", "notification", "audit"} {
 		s.Restart(name)
 	}
@@ -124,4 +111,25 @@ func clone(m map[string]any) map[string]any {
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// burst submits and approves n claims in the background, employee's claims
+// decided by manager; the returned func waits until all were sent.
+func burst(t *testing.T, s *Stack, n int, employee, manager string) (wait func()) {
+	t.Helper()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := s.Client("approval").For(t)
+		for i := range n {
+			var e expense
+			c.Call("POST", "/v1/expenses", employee, map[string]any{
+				"amount_minor": 500 + i, "currency": "EUR", "category": "meals", "description": "lunch",
+				"incurred_on": time.Now().UTC().Format(time.DateOnly),
+			}, &e)
+			c.Call("POST", "/v1/expenses/"+e.ID+"/approve", manager, nil, nil)
+		}
+	}()
+	return wg.Wait
 }

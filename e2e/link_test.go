@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
@@ -25,20 +23,7 @@ func TestBrokerLinkCutMidFlow(t *testing.T) {
 		}
 		return []map[string][]string{env}
 	})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c := s.Client("approval").For(t)
-		for i := range n {
-			var e expense
-			c.Call("POST", "/v1/expenses", "alice", map[string]any{
-				"amount_minor": 700 + i, "currency": "GBP", "category": "travel", "description": "taxi",
-				"incurred_on": time.Now().UTC().Format(time.DateOnly),
-			}, &e)
-			c.Call("POST", "/v1/expenses/"+e.ID+"/approve", "bob", nil, nil)
-		}
-	}()
+	done := burst(t, s, n, "alice", "bob")
 	testinfra.Eventually(t, deadline, "the burst is under way", func() bool {
 		return countRows(t, s, "accounting", "SELECT count(*) FROM journal_entries") >= 3
 	})
@@ -47,7 +32,7 @@ func TestBrokerLinkCutMidFlow(t *testing.T) {
 		return countRows(t, s, "approval", "SELECT count(*) FROM watermill_outbox") >= 2*n-10
 	})
 	link.Restore()
-	wg.Wait()
+	done()
 
 	testinfra.Eventually(t, 2*deadline, "every approval arrives once the link is back", func() bool {
 		return countRows(t, s, "reimbursement", "SELECT count(*) FROM reimbursements") == n &&

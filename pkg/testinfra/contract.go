@@ -3,8 +3,10 @@ package testinfra
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"testing"
@@ -92,4 +94,39 @@ func (c *Contract) Uncovered() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SharedContract is one OpenAPI document shared by all tests of a package,
+// so that together they must exercise every documented operation:
+//
+//	var openapi = testinfra.NewSharedContract("../../../../docs/openapi/x.yaml")
+//	func TestMain(m *testing.M) { openapi.Main(m) }
+//	... testinfra.Client{..., Contract: openapi.Get(t)}
+type SharedContract struct {
+	path     string
+	once     sync.Once
+	contract *Contract
+}
+
+// NewSharedContract names the document; it is loaded on first use.
+func NewSharedContract(path string) *SharedContract { return &SharedContract{path: path} }
+
+// Get loads the document once and returns it.
+func (s *SharedContract) Get(t testing.TB) *Contract {
+	s.once.Do(func() { s.contract = LoadContract(t, s.path) })
+	return s.contract
+}
+
+// Main runs the package's tests, then fails the package if they left a
+// documented operation unexercised: the document may not promise what no
+// test checks.
+func (s *SharedContract) Main(m *testing.M) {
+	code := m.Run()
+	if code == 0 && s.contract != nil {
+		if missing := s.contract.Uncovered(); len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "operations of %s no test exercised: %v\n", s.path, missing)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,30 +45,13 @@ type audit struct {
 	db      *gorm.DB
 }
 
-// TestMain fails the package if its tests left a documented operation
-// unexercised: the OpenAPI document may not promise what no test checks.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 && theContract != nil {
-		if missing := theContract.Uncovered(); len(missing) > 0 {
-			fmt.Fprintln(os.Stderr, "operations of docs/openapi/audit.yaml no test exercised:", missing)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// openapi is the service's OpenAPI document: every response the tests get
+// is checked against it, and together they must exercise every operation.
+var openapi = testinfra.NewSharedContract("../../../../docs/openapi/audit.yaml")
 
-// theContract is the OpenAPI document, shared by the tests of this package
-// so that together they must exercise every documented operation.
-var (
-	contractOnce sync.Once
-	theContract  *testinfra.Contract
-)
+func TestMain(m *testing.M) { openapi.Main(m) }
 
-func contract(t *testing.T) *testinfra.Contract {
-	contractOnce.Do(func() { theContract = testinfra.LoadContract(t, "../../../../docs/openapi/audit.yaml") })
-	return theContract
-}
+func contract(t *testing.T) *testinfra.Contract { return openapi.Get(t) }
 
 // startAudit runs the service against a fresh database and vhost. Every
 // response is checked against the service's OpenAPI document.
