@@ -95,6 +95,11 @@ func TestPoisonIsDeadLetteredAndTheFlowGoesOn(t *testing.T) {
 		return got.Status == "paid"
 	})
 
+	// Poison mixed into the stream leaves the books exact, and the dead
+	// letters hold exactly what was injected.
+	s.WaitQuiet()
+	s.CheckInvariants(t, want)
+
 	// The tool, as an operator would use it.
 	out := deadletters(t, s, "list")
 	t.Logf("deadletters list:\n%s", out)
