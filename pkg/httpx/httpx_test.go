@@ -2,12 +2,13 @@ package httpx_test
 
 import (
 	"encoding/json"
-	"go.opentelemetry.io/otel/trace/noop"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"

@@ -23,20 +23,24 @@ type Problem struct {
 
 // statusOf is the only mapping from error kind to HTTP status in the code base.
 var statusOf = map[apperr.Kind]int{
-	apperr.Invalid:      http.StatusUnprocessableEntity,
-	apperr.NotFound:     http.StatusNotFound,
-	apperr.Conflict:     http.StatusConflict,
-	apperr.Forbidden:    http.StatusForbidden,
-	apperr.Unauthorized: http.StatusUnauthorized,
-	apperr.Unavailable:  http.StatusServiceUnavailable,
-	kindTooLarge:        http.StatusRequestEntityTooLarge,
-	kindBadRequest:      http.StatusBadRequest,
+	apperr.Invalid:       http.StatusUnprocessableEntity,
+	apperr.NotFound:      http.StatusNotFound,
+	apperr.Conflict:      http.StatusConflict,
+	apperr.Forbidden:     http.StatusForbidden,
+	apperr.Unauthorized:  http.StatusUnauthorized,
+	apperr.Unavailable:   http.StatusServiceUnavailable,
+	kindTooLarge:         http.StatusRequestEntityTooLarge,
+	kindBadRequest:       http.StatusBadRequest,
+	kindMethodNotAllowed: http.StatusMethodNotAllowed,
+	kindURITooLong:       http.StatusRequestURITooLong,
 }
 
-// Two kinds that only the HTTP edge produces.
+// Kinds that only the HTTP edge produces.
 const (
-	kindTooLarge   apperr.Kind = "too_large"
-	kindBadRequest apperr.Kind = "bad_request"
+	kindTooLarge         apperr.Kind = "too_large"
+	kindBadRequest       apperr.Kind = "bad_request"
+	kindMethodNotAllowed apperr.Kind = "method_not_allowed"
+	kindURITooLong       apperr.Kind = "uri_too_long"
 )
 
 // WriteError answers with the problem document for err. Errors that are not

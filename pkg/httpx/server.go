@@ -67,16 +67,6 @@ func NewEngine(log *slog.Logger, reg *prometheus.Registry, tp trace.TracerProvid
 	return r
 }
 
-const (
-	kindMethodNotAllowed apperr.Kind = "method_not_allowed"
-	kindURITooLong       apperr.Kind = "uri_too_long"
-)
-
-func init() {
-	statusOf[kindMethodNotAllowed] = http.StatusMethodNotAllowed
-	statusOf[kindURITooLong] = http.StatusRequestURITooLong
-}
-
 // limitQuery refuses an overlong query string before any handler parses it.
 func limitQuery(c *gin.Context) {
 	if len(c.Request.URL.RawQuery) > MaxQueryBytes {
