@@ -21,12 +21,18 @@ const JWTSecret = "test-secret-test-secret-test-secret-0123456789"
 // component test: a fresh database and vhost, an ephemeral port, quick retries.
 func PlatformConfig(t testing.TB, service string) (platform.Config, *API) {
 	t.Helper()
-	cfg := platform.Defaults(service, "127.0.0.1:0")
+	// Start from the defaults the binary runs with (envDefault tags), so a
+	// new setting needs no edit here; then what a test must differ in.
+	var cfg platform.Config
+	if err := platform.Fill(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Service, cfg.HTTPAddr = service, "127.0.0.1:0"
 	cfg.DatabaseURL = Database(t, service)
 	var api *API
 	cfg.AMQPURL, api = VHost(t, service)
-	cfg.QueueType, cfg.Prefetch, cfg.ShutdownGrace, cfg.IdempotencyTTL = "classic", 16, 5*time.Second, time.Hour
-	cfg.JWT = auth.Config{Secret: JWTSecret, Issuer: "expenseflow", Audience: "expenseflow"}
+	cfg.ShutdownGrace = 5 * time.Second // tests stop many services; do not wait 20 s each
+	cfg.JWT.Secret = JWTSecret
 	return cfg, api
 }
 
