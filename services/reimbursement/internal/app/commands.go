@@ -6,6 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/correlation"
 	"github.com/expenseflow/expenseflow/pkg/events"
@@ -122,7 +126,14 @@ func (a *App) pay(ctx context.Context, r *domain.Reimbursement) ([]events.Envelo
 // PayEvery runs a payout batch every interval until ctx ends. A failed batch
 // is logged and the next tick tries again: whatever it did not settle is
 // still scheduled in the database, so nothing is lost.
-func (a *App) PayEvery(ctx context.Context, interval time.Duration, log *slog.Logger) error {
+//
+// Each batch is the root span of a new trace, from tp: nothing upstream
+// caused it, so the paid and failed events it publishes start their trace
+// here, as an HTTP request starts a command's. (Their correlation id still
+// names the flow that approved the expense; see event.) A tick that finds
+// nothing due is a short trace of its own with nothing paid.
+func (a *App) PayEvery(ctx context.Context, interval time.Duration, log *slog.Logger, tp trace.TracerProvider) error {
+	tracer := tp.Tracer("github.com/expenseflow/expenseflow/services/reimbursement/internal/app")
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -131,7 +142,7 @@ func (a *App) PayEvery(ctx context.Context, interval time.Duration, log *slog.Lo
 			return nil
 		case <-tick.C:
 		}
-		sum, err := a.PayoutBatch(ctx)
+		sum, err := a.tracedBatch(ctx, tracer)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -141,4 +152,21 @@ func (a *App) PayEvery(ctx context.Context, interval time.Duration, log *slog.Lo
 			log.InfoContext(ctx, "payout batch done", "paid", sum.Paid, "failed", sum.Failed, "retrying", sum.Retrying)
 		}
 	}
+}
+
+// tracedBatch runs PayoutBatch as the root span "payout batch", which records
+// what the batch did.
+func (a *App) tracedBatch(ctx context.Context, tracer trace.Tracer) (sum PayoutSummary, err error) {
+	ctx, span := tracer.Start(ctx, "payout batch", trace.WithNewRoot())
+	defer func() {
+		span.SetAttributes(attribute.Int("expenseflow.payout.paid", sum.Paid),
+			attribute.Int("expenseflow.payout.failed", sum.Failed),
+			attribute.Int("expenseflow.payout.retrying", sum.Retrying))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	return a.PayoutBatch(ctx)
 }

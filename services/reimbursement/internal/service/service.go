@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
 	if cfg.PayoutInterval > 0 {
-		p.Go(func(ctx context.Context) error { return a.PayEvery(ctx, cfg.PayoutInterval, p.Log) })
+		p.Go(func(ctx context.Context) error { return a.PayEvery(ctx, cfg.PayoutInterval, p.Log, p.Tracing) })
 	}
 	return p, nil
 }

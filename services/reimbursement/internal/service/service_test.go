@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +14,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/correlation"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 	"github.com/expenseflow/expenseflow/services/reimbursement/internal/messaging"
@@ -342,6 +347,44 @@ func TestTimerPays(t *testing.T) {
 		return len(p.Items) == 1 && p.Items[0].ExpenseID == approval.Subject && p.Items[0].Status == "paid"
 	})
 	e.await(t, events.ReimbursementPaidV1Type, 1)
+}
+
+// A timer batch has no caller to continue the trace of: it is the root span
+// of a new trace, and the paid event it publishes carries that trace (not
+// none, and not the trace that scheduled the reimbursement).
+func TestTimerBatchStartsATrace(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	e := start(t, func(c *service.Config) { c.PayoutInterval, c.TraceExporter = 20*time.Millisecond, spans })
+	e.approve(t, uuid.NewString(), "alice")
+	paid := e.await(t, events.ReimbursementPaidV1Type, 1)[0]
+	scheduled := e.await(t, events.ReimbursementScheduledV1Type, 1)[0]
+
+	traceOf := func(traceparent string) trace.TraceID {
+		return trace.SpanContextFromContext(correlation.WithTraceParent(context.Background(), traceparent)).TraceID()
+	}
+	paidTrace := traceOf(paid.TraceParent)
+	if !paidTrace.IsValid() {
+		t.Fatalf("the paid event carries no trace: traceparent %q", paid.TraceParent)
+	}
+	if paidTrace == traceOf(scheduled.TraceParent) {
+		t.Fatal("the timer's batch continued the trace that scheduled the reimbursement")
+	}
+	var batch *tracetest.SpanStub
+	testinfra.Eventually(t, wait, "the batch's span ends", func() bool {
+		for _, s := range spans.GetSpans() {
+			if s.Name == "payout batch" && s.SpanContext.TraceID() == paidTrace {
+				batch = &s
+				return true
+			}
+		}
+		return false
+	})
+	if batch.Parent.IsValid() {
+		t.Fatalf("the batch span has a parent %v: it should start the trace", batch.Parent)
+	}
+	if !slices.Contains(batch.Attributes, attribute.Int("expenseflow.payout.paid", 1)) {
+		t.Fatalf("the batch span does not record what it paid: %v", batch.Attributes)
+	}
 }
 
 func TestRolesAndVisibility(t *testing.T) {
