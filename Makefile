@@ -1,7 +1,8 @@
 # expenseflow — one command each for the things you do most.
 #   make run    all five services as local processes (RabbitMQ + PostgreSQL on localhost)
 #   make test   format, vet, layering check, unit + component + end-to-end tests
-#   make soak   FLOWS claims through a fresh local stack, then every invariant checked
+#   make soak   FLOWS claims through a fresh local stack (FAULTS=kill,broker to break
+#               it meanwhile), then every invariant checked
 SERVICES := approval accounting reimbursement notification audit
 
 .PHONY: build run test lint token fuzz soak infra
@@ -27,6 +28,15 @@ fuzz: ## every fuzz target for FUZZTIME each (default 10m); make test runs their
 token: build ## print a token for USER (default alice): make token USER=bob
 	@DEV_MODE=$${DEV_MODE:-true} bin/devtoken $${USER:-alice}
 
-soak: build ## FLOWS (2000) claims at CONCURRENCY (16) through a fresh stack, then the invariants
+soak: build ## FLOWS (2000) claims at CONCURRENCY (16) through a fresh stack, FAULTS (e.g. kill,broker) injected, then the invariants
 	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/soak
-	@FLOWS=$(FLOWS) CONCURRENCY=$(CONCURRENCY) scripts/soak.sh
+	@FLOWS=$(FLOWS) CONCURRENCY=$(CONCURRENCY) FAULTS=$(FAULTS) scripts/soak.sh
+
+.PHONY: seed
+seed: ## demo claims in every state through the REST API of a running `make run`; safe to repeat
+	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/seed
+	@DEV_MODE=$${DEV_MODE:-true} bin/seed
+
+.PHONY: k8s
+k8s: ## render the Kubernetes manifests of OVERLAY (dev, the default, or prod) to stdout: make k8s OVERLAY=prod
+	@go run sigs.k8s.io/kustomize/kustomize/v5@v5.8.2 build deploy/k8s/overlays/$${OVERLAY:-dev}

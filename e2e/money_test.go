@@ -187,9 +187,7 @@ func TestPermanentGatewayFailure(t *testing.T) {
 		t.Fatalf("payout summary: %+v", sum)
 	}
 	testinfra.Eventually(t, deadline, "the claim shows payment_failed", func() bool {
-		var got expense
-		s.Client("approval").Call("GET", "/v1/expenses/"+e.ID, "alice", nil, &got)
-		return got.Status == "payment_failed"
+		return viewStatus(t, s, "alice", e.ID) == "payment_failed"
 	})
 	testinfra.Eventually(t, deadline, "audit has reimbursement.failed.v1; alice and carol are told", func() bool {
 		story := auditTypes(list[auditEvent](t, s.Client("audit"), "/v1/audit/events?expense_id="+e.ID, "dave"))

@@ -15,13 +15,20 @@ import (
 // pkg/invariants. The report (throughput, latencies, outbox lag) is logged.
 func TestSoakShort(t *testing.T) {
 	s := startStack(t)
-	res, err := soak.Run(t.Context(), soak.Config{
-		Flows: 200, Concurrency: 16, Sample: 5,
-		ApprovalURL: s.procs["approval"].url, ReimbursementURL: s.procs["reimbursement"].url,
-		Auth:    auth.Config{Secret: testinfra.JWTSecret, Issuer: "expenseflow", Audience: "expenseflow"},
-		Sources: s.Sources(), FlowTimeout: time.Minute, QuietTimeout: time.Minute,
-		Progress: testWriter{t},
-	})
+	runSoak(t, s, soak.Config{Flows: 200, Concurrency: 16, Sample: 5})
+}
+
+// runSoak runs pkg/soak against the stack — the flows, the faults in cfg,
+// then the invariants — logs its report and fails the test unless every
+// flow completed, every fault was injected and every invariant holds.
+func runSoak(t *testing.T, s *Stack, cfg soak.Config) soak.Result {
+	t.Helper()
+	cfg.ApprovalURL, cfg.ReimbursementURL = s.procs["approval"].url, s.procs["reimbursement"].url
+	cfg.Auth = auth.Config{Secret: testinfra.JWTSecret, Issuer: "expenseflow", Audience: "expenseflow"}
+	cfg.Sources = s.Sources()
+	cfg.FlowTimeout, cfg.QuietTimeout = 2*time.Minute, 2*time.Minute
+	cfg.Progress = testWriter{t}
+	res, err := soak.Run(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +36,7 @@ func TestSoakShort(t *testing.T) {
 	if !res.OK() {
 		t.Fatal("the soak run failed: see the report")
 	}
+	return res
 }
 
 // testWriter sends soak's progress lines to the test log.

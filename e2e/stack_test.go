@@ -5,7 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +17,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/expenseflow/expenseflow/pkg/faults"
 	"github.com/expenseflow/expenseflow/pkg/invariants"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
@@ -84,7 +85,7 @@ func startStackWith(t *testing.T, envFor func(amqpURL string) []map[string][]str
 	logDir := t.TempDir()
 	addrs := map[string]string{}
 	for _, name := range services {
-		addrs[name] = freeAddr(t)
+		addrs[name] = testinfra.FreeAddr(t)
 	}
 	for _, name := range services {
 		addr, dbURL := addrs[name], testinfra.Database(t, name)
@@ -130,14 +131,21 @@ func startStackWith(t *testing.T, envFor func(amqpURL string) []map[string][]str
 
 func (s *Stack) start(p *process) {
 	s.t.Helper()
+	if err := p.start(); err != nil {
+		s.t.Fatalf("start %s: %v", p.name, err)
+	}
+}
+
+func (p *process) start() error {
 	logFile, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	p.cmd = exec.Command(filepath.Join(binDir, p.bin))
 	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = p.env, logFile, logFile
 	if err := p.cmd.Start(); err != nil {
-		s.t.Fatalf("start %s: %v", p.name, err)
+		logFile.Close()
+		return err
 	}
 	p.done = make(chan struct{})
 	go func() {
@@ -145,24 +153,38 @@ func (s *Stack) start(p *process) {
 		logFile.Close()
 		close(p.done)
 	}()
+	return nil
 }
 
 func (s *Stack) waitReady(p *process) {
 	s.t.Helper()
-	testinfra.Eventually(s.t, 60*time.Second, p.name+" becomes ready", func() bool {
+	if err := p.waitReady(60 * time.Second); err != nil {
+		dumpTail(s.t, p.log, 40)
+		s.t.Fatal(err)
+	}
+}
+
+// waitReady polls /readyz until it answers 200, the process exits, or the
+// timeout passes.
+func (p *process) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
 		select {
 		case <-p.done:
-			dumpTail(s.t, p.log, 40)
-			s.t.Fatalf("%s exited during start-up", p.name)
+			return fmt.Errorf("%s exited during start-up", p.name)
 		default:
 		}
-		resp, err := http.Get(p.url + "/readyz")
-		if err != nil {
-			return false
+		if resp, err := http.Get(p.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s", p.name, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // AddInstance starts one more instance of a service — same database, same
@@ -176,7 +198,7 @@ func (s *Stack) AddInstance(name string) string {
 		n++
 	}
 	instance := fmt.Sprintf("%s#%d", name, n)
-	addr := freeAddr(s.t)
+	addr := testinfra.FreeAddr(s.t)
 	p := &process{
 		name: instance, bin: base.bin, db: base.db, url: "http://" + addr,
 		log: strings.TrimSuffix(base.log, ".log") + fmt.Sprintf("-%d.log", n),
@@ -227,6 +249,22 @@ func (s *Stack) Restart(name string) {
 	p := s.procs[name]
 	s.start(p)
 	s.waitReady(p)
+}
+
+// Crash is a fault (pkg/faults) for use while a test runs flows: SIGKILL the
+// service, leave it down for up to a second, start it again and wait until
+// it is ready — what a container runtime does after a crash. It reports
+// errors instead of failing the test: it runs outside the test's goroutine.
+func (s *Stack) Crash(name string) faults.Fault {
+	p := s.procs[name]
+	return faults.Fault{Name: "SIGKILL " + name, Inject: func(context.Context) error {
+		p.stop(syscall.SIGKILL)
+		time.Sleep(rand.N(time.Second))
+		if err := p.start(); err != nil {
+			return err
+		}
+		return p.waitReady(60 * time.Second)
+	}}
 }
 
 // WaitQuiet waits until every queue of the vhost is empty (nothing ready,
@@ -302,16 +340,6 @@ func (p *process) stop(sig syscall.Signal) {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func dumpTail(t *testing.T, path string, n int) {

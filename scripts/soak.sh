@@ -3,6 +3,12 @@
 # dropped and recreated) and a fresh RabbitMQ vhost, runs bin/soak against
 # them, and stops everything. The run's exit code is the script's.
 #   FLOWS (2000), CONCURRENCY (16): the load; SOAK_ARGS: more bin/soak flags.
+#   FAULTS: faults to inject while the flows run, comma-separated:
+#     kill    SIGKILL a random service (each runs under a supervisor loop
+#             here that starts it again, as a container runtime would);
+#     broker  stop and start RabbitMQ (rabbitmqctl, or RABBITMQCTL) — every
+#             client of this broker sees it, a `make run` included.
+#   FAULT_EVERY (10s): the pause before each fault is random, up to this.
 # It uses its own ports (9181-9185), databases and vhost, so it neither needs
 # nor disturbs a `make run` in progress. Service logs go to .run/soak-<service>.log;
 # the databases stay until the next run, for inspection after a failure.
@@ -29,28 +35,44 @@ api DELETE "/api/vhosts/${VHOST}" 2>/dev/null || true
 api PUT "/api/vhosts/${VHOST}"
 api PUT "/api/permissions/${VHOST}/guest" '{"configure":".*","write":".*","read":".*"}'
 
-pids=()
+# Each service runs under a supervisor loop that starts it again whenever it
+# dies (a -faults kill run kills them), until .run/soak.stop exists. The
+# current process id of each is in .run/soak-pids/<service>.pid.
+rm -rf .run/soak.stop .run/soak-pids && mkdir -p .run/soak-pids
+supervise() {
+  local svc=$1
+  while [[ ! -e .run/soak.stop ]]; do
+    HTTP_ADDR="127.0.0.1:${PORTS[$svc]}" \
+    DATABASE_URL="${PG_BASE_URL}/soak_${svc}?sslmode=disable" \
+    AMQP_URL="$AMQP_SOAK" \
+    AUDIT_URL="http://127.0.0.1:${PORTS[audit]}" \
+    PAYOUT_INTERVAL=0 \
+      "bin/$svc" >>".run/soak-$svc.log" 2>&1 &
+    echo $! >".run/soak-pids/$svc.pid"
+    wait $! || true
+    [[ -e .run/soak.stop ]] || { echo "soak.sh: $svc exited; starting it again" >>".run/soak-$svc.log"; sleep 0.2; }
+  done
+}
+supervisors=()
 stop() {
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
+  touch .run/soak.stop
+  for svc in "${SERVICES[@]}"; do
+    kill -TERM "$(cat ".run/soak-pids/$svc.pid" 2>/dev/null)" 2>/dev/null || true
+  done
+  wait "${supervisors[@]}" 2>/dev/null || true
   api DELETE "/api/vhosts/${VHOST}" 2>/dev/null || true
 }
 trap stop EXIT INT TERM
 
 for svc in "${SERVICES[@]}"; do
-  HTTP_ADDR="127.0.0.1:${PORTS[$svc]}" \
-  DATABASE_URL="${PG_BASE_URL}/soak_${svc}?sslmode=disable" \
-  AMQP_URL="$AMQP_SOAK" \
-  AUDIT_URL="http://127.0.0.1:${PORTS[audit]}" \
-  PAYOUT_INTERVAL=0 \
-    "bin/$svc" >".run/soak-$svc.log" 2>&1 &
-  pids+=($!)
+  : >".run/soak-$svc.log"
+  supervise "$svc" &
+  supervisors+=($!)
 done
 for svc in "${SERVICES[@]}"; do
+  tries=0
   until curl -fsS "http://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
-    for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null || { echo "a service exited during start-up; see .run/soak-*.log"; exit 1; }
-    done
+    (( ++tries < 300 )) || { echo "$svc is not ready after 60 s; see .run/soak-$svc.log"; exit 1; }
     sleep 0.2
   done
 done
@@ -58,4 +80,5 @@ echo "== all five services up; soaking"
 
 bin/soak -flows "${FLOWS:-2000}" -concurrency "${CONCURRENCY:-16}" \
   -approval-url "http://127.0.0.1:${PORTS[approval]}" -reimbursement-url "http://127.0.0.1:${PORTS[reimbursement]}" \
-  -db "${PG_BASE_URL}/soak_{service}?sslmode=disable" -amqp "$AMQP_SOAK" -rabbitmq-api "$RABBITMQ_API" ${SOAK_ARGS:-}
+  -db "${PG_BASE_URL}/soak_{service}?sslmode=disable" -amqp "$AMQP_SOAK" -rabbitmq-api "$RABBITMQ_API" \
+  -faults "${FAULTS:-}" -fault-every "${FAULT_EVERY:-10s}" -pids .run/soak-pids ${SOAK_ARGS:-}

@@ -7,7 +7,14 @@
 // 1 when a flow failed or an invariant is violated, 2 when it cannot run.
 //
 //	make soak FLOWS=2000 CONCURRENCY=16      # fresh local stack, soak, stop
+//	make soak FAULTS=kill,broker             # … with services killed and RabbitMQ stopped meanwhile
 //	bin/soak -flows 500 -concurrency 8       # against a running `make run`
+//
+// -faults injects failures while the flows run (pkg/faults): "kill" sends
+// SIGKILL to a random service whose process id is in -pids/<service>.pid
+// (scripts/soak.sh supervises the services and starts them again); "broker"
+// stops RabbitMQ for up to -broker-down with rabbitmqctl (or the command in
+// RABBITMQCTL) and starts it again.
 //
 // Defaults match scripts/run-local.sh: services on 127.0.0.1:8081 (approval)
 // and :8083 (reimbursement), databases <PG_BASE_URL>/<service>, the broker at
@@ -18,16 +25,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/faults"
 	"github.com/expenseflow/expenseflow/pkg/invariants"
 	"github.com/expenseflow/expenseflow/pkg/soak"
 )
@@ -51,6 +62,32 @@ func main() {
 	}
 }
 
+// faultsFrom turns the -faults list into faults: one "kill" fault per
+// service, so each is as likely to be hit, and one "broker" fault.
+func faultsFrom(list, pids string, broker faults.Broker, down time.Duration) ([]faults.Fault, error) {
+	var out []faults.Fault
+	for name := range strings.SplitSeq(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "":
+		case "kill":
+			if pids == "" {
+				return nil, errors.New("-faults kill needs -pids: the directory of <service>.pid files")
+			}
+			for _, s := range invariants.Services {
+				pidFile := filepath.Join(pids, s+".pid")
+				out = append(out, faults.Fault{Name: "SIGKILL " + s, Inject: func(context.Context) error {
+					return faults.KillPIDFile(pidFile)
+				}})
+			}
+		case "broker":
+			out = append(out, faults.BrokerOutage(broker, down))
+		default:
+			return nil, fmt.Errorf("unknown fault %q (known: kill, broker)", name)
+		}
+	}
+	return out, nil
+}
+
 func config(args []string) (soak.Config, error) {
 	var e struct {
 		auth.Config
@@ -58,6 +95,7 @@ func config(args []string) (soak.Config, error) {
 		PGBaseURL   string `env:"PG_BASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432"`
 		AMQPURL     string `env:"AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/"`
 		RabbitMQAPI string `env:"RABBITMQ_API" envDefault:"http://guest:guest@127.0.0.1:15672"`
+		RabbitMQCtl string `env:"RABBITMQCTL" envDefault:"rabbitmqctl"`
 	}
 	if err := env.Parse(&e); err != nil {
 		return soak.Config{}, err
@@ -75,7 +113,17 @@ func config(args []string) (soak.Config, error) {
 	fs.StringVar(&dbTemplate, "db", dbTemplate, "database URL of each service, {service} standing for its name (default from PG_BASE_URL)")
 	fs.StringVar(&e.AMQPURL, "amqp", e.AMQPURL, "AMQP URL of the vhost (env AMQP_URL)")
 	fs.StringVar(&e.RabbitMQAPI, "rabbitmq-api", e.RabbitMQAPI, "RabbitMQ management API (env RABBITMQ_API)")
+	var faultList, pids string
+	brokerDown := 5 * time.Second
+	fs.StringVar(&faultList, "faults", "", "faults to inject while the flows run, comma-separated: kill, broker")
+	fs.DurationVar(&cfg.FaultEvery, "fault-every", cfg.FaultEvery, "the pause before each fault is random, up to this")
+	fs.StringVar(&pids, "pids", "", "directory of <service>.pid files, for -faults kill")
+	fs.DurationVar(&brokerDown, "broker-down", brokerDown, "longest broker outage, for -faults broker")
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.Faults, err = faultsFrom(faultList, pids, faults.LocalBroker(e.RabbitMQCtl), brokerDown); err != nil {
 		return cfg, err
 	}
 	vhost := "/"

@@ -14,6 +14,11 @@
 //   - a flow is done when its reimbursement is paid. Payouts are triggered
 //     through POST /v1/payouts by a background loop, as finance would.
 //
+// With Faults set, a background loop breaks the system while the flows run
+// (pkg/faults: services killed, the broker stopped). The flows then behave
+// like a careful client: a command that gets no answer or a 5xx is retried
+// with the same Idempotency-Key, so a retry never has a second effect.
+//
 // While it runs it prints one progress line a second with the queue depths
 // and the outbox lag: the age of the oldest outbox row the relay has not yet
 // published.
@@ -34,10 +39,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/directory"
+	"github.com/expenseflow/expenseflow/pkg/faults"
 	"github.com/expenseflow/expenseflow/pkg/invariants"
 )
 
@@ -57,6 +64,14 @@ type Config struct {
 	FlowTimeout  time.Duration // a flow not paid by then fails
 	QuietTimeout time.Duration // how long to wait for the queues to drain at the end
 	Progress     io.Writer     // one line a second; nil for none
+	// Faults are injected one after another while the flows run, in
+	// shuffled rounds, a random pause of FaultEvery/2 to FaultEvery before
+	// each; none when empty. With FaultRounds > 0 exactly that many rounds
+	// are injected, and flows beyond Flows are started until they are over;
+	// with 0 the rounds go on until the flows are done.
+	Faults      []faults.Fault
+	FaultEvery  time.Duration
+	FaultRounds int
 }
 
 // WithDefaults fills in what is unset.
@@ -75,6 +90,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
+	}
+	if c.FaultEvery == 0 {
+		c.FaultEvery = 10 * time.Second
 	}
 	return c
 }
@@ -107,15 +125,41 @@ type Result struct {
 	Approve       Latencies
 	ReadModels    Latencies // approve → every read model updated, sampled flows
 	MaxQueued     int       // most messages in non-dead-letter queues at once
+	Retries       int64     // command attempts sent again under the same Idempotency-Key
+	InDoubt       int64     // commands sent again under a new key after a lost answer
 	MaxOutboxLag  map[string]time.Duration
 	OutboxLag     map[string]time.Duration // at the end, after quiescence
 	QuietErr      error                    // the queues did not drain in time
 	Errors        []string                 // the first few flow failures
+	Faults        []Injected               // every fault injected, in order
 	Invariants    invariants.Report
 }
 
 // OK reports whether every flow completed and every invariant holds.
-func (r Result) OK() bool { return r.Failed == 0 && r.QuietErr == nil && r.Invariants.OK() }
+func (r Result) OK() bool {
+	for _, f := range r.Faults {
+		if f.Err != nil {
+			return false // the run did not test what it was asked to
+		}
+	}
+	return r.Failed == 0 && r.QuietErr == nil && r.Invariants.OK()
+}
+
+// Injected is one fault a run injected: when (since the run started), which,
+// and the error if it could not be injected or repaired.
+type Injected struct {
+	At   time.Duration
+	Name string
+	Err  error
+}
+
+func (f Injected) String() string {
+	s := fmt.Sprintf("%6.1fs %s", f.At.Seconds(), f.Name)
+	if f.Err != nil {
+		s += ": FAILED: " + f.Err.Error()
+	}
+	return s
+}
 
 // String is the report printed at the end of a run.
 func (r Result) String() string {
@@ -125,9 +169,16 @@ func (r Result) String() string {
 	fmt.Fprintf(&b, "submit latency:          %s\n", r.Submit)
 	fmt.Fprintf(&b, "approve latency:         %s\n", r.Approve)
 	fmt.Fprintf(&b, "approve → read models:   %s\n", r.ReadModels)
-	fmt.Fprintf(&b, "most messages queued:    %d\n", r.MaxQueued)
+	fmt.Fprintf(&b, "most messages queued:    %d (sampled once a second)\n", r.MaxQueued)
+	fmt.Fprintf(&b, "commands retried:        %d under the same key, %d in doubt and re-sent under a new one\n", r.Retries, r.InDoubt)
 	fmt.Fprintf(&b, "outbox lag, worst seen:  %s\n", formatLag(r.MaxOutboxLag))
 	fmt.Fprintf(&b, "outbox lag, at the end:  %s\n", formatLag(r.OutboxLag))
+	if len(r.Faults) > 0 {
+		fmt.Fprintf(&b, "faults injected:         %d\n", len(r.Faults))
+		for _, f := range r.Faults {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+	}
 	if r.QuietErr != nil {
 		fmt.Fprintf(&b, "NOT QUIET: %v\n", r.QuietErr)
 	}
@@ -203,6 +254,9 @@ type runner struct {
 	http   *http.Client
 	pools  map[string]*pgxpool.Pool
 	tokens map[string]string
+	// retries counts command attempts sent again under the same key;
+	// inDoubt, commands sent again under a new key (see command).
+	retries, inDoubt atomic.Int64
 }
 
 var outboxServices = []string{"approval", "accounting", "reimbursement"}
@@ -261,38 +315,62 @@ type flowResult struct {
 
 func (r *runner) drive(ctx context.Context) Result {
 	cfg := r.cfg
-	res := Result{Flows: cfg.Flows, MaxOutboxLag: map[string]time.Duration{}}
-	results := make([]flowResult, cfg.Flows)
+	res := Result{MaxOutboxLag: map[string]time.Duration{}}
 	var done atomic.Int64
 	start := time.Now()
 
 	bg, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
-	background.Add(2)
+	background.Add(3)
 	go func() { defer background.Done(); r.payoutLoop(bg) }()
 	go func() { defer background.Done(); r.progressLoop(bg, start, &done, &res) }()
+	faultsOver := make(chan struct{})
+	go func() {
+		defer background.Done()
+		defer close(faultsOver)
+		faults.Schedule(bg, cfg.Faults, cfg.FaultEvery, cfg.FaultRounds, func(name string, began time.Time, err error) {
+			f := Injected{At: began.Sub(start), Name: name, Err: err}
+			res.Faults = append(res.Faults, f) // read only after background.Wait
+			fmt.Fprintf(cfg.Progress, "fault: %s\n", f)
+		})
+	}()
 
 	jobs := make(chan int)
-	var workers sync.WaitGroup
+	var (
+		workers sync.WaitGroup
+		mu      sync.Mutex
+		results []flowResult
+	)
 	for range cfg.Concurrency {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			for i := range jobs {
-				results[i] = r.flow(ctx, i)
+				f := r.flow(ctx, i)
+				mu.Lock()
+				results = append(results, f)
+				mu.Unlock()
 				done.Add(1)
 			}
 		}()
 	}
-	for i := range cfg.Flows {
+	// cfg.Flows flows, and with FaultRounds more until the rounds are over:
+	// every fault must hit the system while it is busy.
+	more := func(i int) bool {
+		faulting := cfg.FaultRounds > 0 && !closed(faultsOver)
+		return ctx.Err() == nil && (i < cfg.Flows || faulting)
+	}
+	for i := 0; more(i); i++ {
 		jobs <- i
 	}
 	close(jobs)
 	workers.Wait()
 	res.Elapsed = time.Since(start)
+	res.Retries, res.InDoubt = r.retries.Load(), r.inDoubt.Load()
 	stopBackground()
 	background.Wait()
 
+	res.Flows = len(results)
 	for _, f := range results {
 		if f.err != nil {
 			res.Failed++
@@ -310,6 +388,15 @@ func (r *runner) drive(ctx context.Context) Result {
 	return res
 }
 
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 var currencies = []string{"EUR", "USD", "GBP"}
 
 // flow takes one claim from submission to payment.
@@ -319,23 +406,16 @@ func (r *runner) flow(ctx context.Context, i int) flowResult {
 	var f flowResult
 	employee, manager := employees[i%len(employees)], managers[i%len(managers)]
 
-	var created struct {
-		ID string `json:"id"`
-	}
 	t0 := time.Now()
-	err := r.call(ctx, http.MethodPost, r.cfg.ApprovalURL+"/v1/expenses", employee, http.StatusCreated, map[string]any{
-		"amount_minor": 100 + rand.IntN(100_000), "currency": currencies[i%len(currencies)], "category": "travel",
-		"description": fmt.Sprintf("soak flow %d", i), "incurred_on": time.Now().UTC().Format(time.DateOnly),
-	}, &created)
+	id, err := r.submit(ctx, i, employee)
 	f.submit = time.Since(t0)
 	if err != nil {
 		f.err = fmt.Errorf("flow %d: submit: %w", i, err)
 		return f
 	}
-	id := created.ID
 
 	t1 := time.Now()
-	err = r.call(ctx, http.MethodPost, r.cfg.ApprovalURL+"/v1/expenses/"+id+"/approve", manager, http.StatusOK, nil, nil)
+	err = r.approve(ctx, id, manager)
 	f.approve = time.Since(t1)
 	if err != nil {
 		f.err = fmt.Errorf("flow %d: approve %s: %w", i, id, err)
@@ -354,6 +434,47 @@ func (r *runner) flow(ctx context.Context, i int) flowResult {
 		f.err = fmt.Errorf("flow %d: expense %s: %w", i, id, err)
 	}
 	return f
+}
+
+// submit files a claim and returns its id. When the answer to an attempt
+// is lost for good (errInDoubt), it submits again under a new key: the
+// first attempt may have created a claim nobody will decide, which is
+// harmless, while giving up would fail the flow.
+func (r *runner) submit(ctx context.Context, i int, employee string) (string, error) {
+	body := map[string]any{
+		"amount_minor": 100 + rand.IntN(100_000), "currency": currencies[i%len(currencies)], "category": "travel",
+		"description": fmt.Sprintf("soak flow %d", i), "incurred_on": time.Now().UTC().Format(time.DateOnly),
+	}
+	for {
+		var created struct {
+			ID string `json:"id"`
+		}
+		err := r.command(ctx, r.cfg.ApprovalURL+"/v1/expenses", employee, http.StatusCreated, body, &created)
+		if !errors.Is(err, errInDoubt) {
+			return created.ID, err
+		}
+		r.inDoubt.Add(1)
+	}
+}
+
+// approve decides the claim. When an attempt's answer is lost for good, the
+// write model says whether it took effect; if not, it is sent again under a
+// new key.
+func (r *runner) approve(ctx context.Context, id, manager string) error {
+	for {
+		err := r.command(ctx, r.cfg.ApprovalURL+"/v1/expenses/"+id+"/approve", manager, http.StatusOK, nil, nil)
+		if !errors.Is(err, errInDoubt) {
+			return err
+		}
+		r.inDoubt.Add(1)
+		var status string
+		if err := r.pools["approval"].QueryRow(ctx, `SELECT status FROM expenses WHERE id = $1::uuid`, id).Scan(&status); err != nil {
+			return err
+		}
+		if status == "approved" {
+			return nil
+		}
+	}
 }
 
 // readModelChecks are the four read models an approval updates, each a query
@@ -480,8 +601,53 @@ func (r *runner) outboxLag(ctx context.Context) map[string]time.Duration {
 	return lag
 }
 
-// call sends a JSON request as user and decodes the response into out.
+// errInDoubt is a command whose Idempotency-Key answers 409 "in progress":
+// the attempt holding the key died (SIGKILL) before its response was stored,
+// so whether it took effect cannot be learnt from the key (pkg/idempotency).
+var errInDoubt = errors.New("in doubt: the attempt with this Idempotency-Key died before answering")
+
+// command sends a command as a careful client does: with an Idempotency-Key,
+// retried under the same key, with backoff, while there is no answer or a
+// 5xx — the service may be restarting — so no retry has a second effect.
+func (r *runner) command(ctx context.Context, url, user string, want int, body, out any) error {
+	key := uuid.NewString()
+	backoff := 50 * time.Millisecond
+	for {
+		err := r.send(ctx, http.MethodPost, url, user, key, want, body, out)
+		var status statusError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &status) && status.code == http.StatusConflict:
+			return errInDoubt
+		case errors.As(err, &status) && status.code < 500:
+			return err // a refusal: retrying would not change it
+		}
+		r.retries.Add(1)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// call sends a request once, without an Idempotency-Key.
 func (r *runner) call(ctx context.Context, method, url, user string, want int, body, out any) error {
+	return r.send(ctx, method, url, user, "", want, body, out)
+}
+
+// statusError is an answer with another status than the one wanted.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e statusError) Error() string { return e.msg }
+
+// send sends a JSON request as user and decodes the response into out.
+func (r *runner) send(ctx context.Context, method, url, user, key string, want int, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -496,6 +662,9 @@ func (r *runner) call(ctx context.Context, method, url, user string, want int, b
 	}
 	req.Header.Set("Authorization", "Bearer "+r.tokens[user])
 	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := r.http.Do(req)
 	if err != nil {
 		return err
@@ -503,7 +672,7 @@ func (r *runner) call(ctx context.Context, method, url, user string, want int, b
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
-		return fmt.Errorf("%s %s: %s: %s", method, req.URL.Path, resp.Status, msg)
+		return statusError{resp.StatusCode, fmt.Sprintf("%s %s: %s: %s", method, req.URL.Path, resp.Status, msg)}
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 	tcrabbitmq "github.com/testcontainers/testcontainers-go/modules/rabbitmq"
 )
@@ -52,6 +54,16 @@ func startContainers() (s Servers, err error) {
 		return s, err
 	}
 	s.APIURL = withUser(httpURL, rmq.AdminUsername, rmq.AdminPassword)
+	// rabbitmqctl inside the container: stopping the application keeps the
+	// container and its mapped ports, so the broker comes back where it was.
+	s.rabbitmqctl = func(ctx context.Context, args ...string) error {
+		code, out, err := rmq.Exec(ctx, append([]string{"rabbitmqctl"}, args...), tcexec.Multiplexed())
+		if err == nil && code != 0 {
+			msg, _ := io.ReadAll(out)
+			err = fmt.Errorf("rabbitmqctl %v: exit %d: %s", args, code, msg)
+		}
+		return err
+	}
 	if s.PostgresURL == "" || s.AMQPURL == "" {
 		return s, errors.New("containers started without endpoints")
 	}

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/expenseflow/expenseflow/pkg/faults"
 )
 
 // Env variables that point tests at running servers.
@@ -31,6 +33,9 @@ const (
 	PostgresEnv    = "TEST_POSTGRES_URL"
 	AMQPEnv        = "TEST_AMQP_URL"
 	RabbitMQAPIEnv = "TEST_RABBITMQ_API"
+	// RabbitMQCtlEnv is the command that runs rabbitmqctl for the node
+	// behind TEST_AMQP_URL; default "rabbitmqctl" (the local node).
+	RabbitMQCtlEnv = "TEST_RABBITMQCTL"
 )
 
 // Servers are the PostgreSQL and RabbitMQ servers tests run against.
@@ -38,6 +43,19 @@ type Servers struct {
 	PostgresURL string // admin DSN
 	AMQPURL     string // amqp://user:pass@host:port/ (default vhost)
 	APIURL      string // http://user:pass@host:port of the management API
+
+	rabbitmqctl func(ctx context.Context, args ...string) error // set for a container
+}
+
+// BrokerControl stops and starts the tests' RabbitMQ (see pkg/faults). Only
+// for a test that runs alone: every test sharing the broker sees the outage
+// (scripts/test.sh runs such tests in a step of their own).
+func BrokerControl(t testing.TB) faults.Broker {
+	t.Helper()
+	if s := Get(t); s.rabbitmqctl != nil {
+		return faults.Broker{Ctl: s.rabbitmqctl}
+	}
+	return faults.LocalBroker(os.Getenv(RabbitMQCtlEnv))
 }
 
 var (
