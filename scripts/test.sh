@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README and of CI: formatting, vet, the layering
-# rule, the AsyncAPI document (needs node and npm), then unit, component and
-# end-to-end tests with the race detector.
+# rule, the AsyncAPI document and the Mermaid diagrams (need node and npm),
+# then unit, component and end-to-end tests with the race detector, and last,
+# on its own, the test that stops and starts RabbitMQ.
 # Tests reach PostgreSQL and RabbitMQ through TEST_POSTGRES_URL / TEST_AMQP_URL
 # (see pkg/testinfra); without them they start containers with testcontainers.
 set -euo pipefail
@@ -11,8 +12,9 @@ echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [[ -n "$unformatted" ]]; then echo "not gofmt-ed:"; echo "$unformatted"; exit 1; fi
 
-echo "== go vet"
+echo "== go vet (and the e2e files behind build tags: the exercises, the broker outage)"
 go vet ./...
+go vet -tags 'exercises brokeroutage' ./e2e/
 
 echo "== layering: domain packages import no infrastructure"
 scripts/check-layers.sh
@@ -26,7 +28,20 @@ if [[ ! tools/asyncapi/node_modules/.package-lock.json -nt tools/asyncapi/packag
 fi
 node tools/asyncapi/validate.mjs
 
+echo "== Mermaid: every diagram in the Markdown files parsed by mermaid"
+if [[ ! tools/docs/node_modules/.package-lock.json -nt tools/docs/package-lock.json ]]; then
+  npm ci --prefix tools/docs --no-audit --no-fund --ignore-scripts
+fi
+node tools/docs/mermaid.mjs
+
 [[ "${1:-}" == "lint" ]] && exit 0
 
 echo "== tests (unit, component, e2e)"
-go test -race -count=1 -timeout 20m ./...
+# deploy/k8s only renders manifests (no concurrency to race-check) but
+# pulls in the Kubernetes and operator types: built without -race it costs
+# seconds instead of minutes.
+go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/deploy/k8s$')
+go test -count=1 ./deploy/k8s/
+
+echo "== RabbitMQ stopped and started mid-burst (alone: it stops the broker every test shares)"
+go test -race -count=1 -timeout 10m -tags brokeroutage -run '^TestRabbitMQStoppedAndStartedMidBurst$' ./e2e/
