@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/expenseflow/expenseflow/pkg/apiclient"
 	"github.com/expenseflow/expenseflow/pkg/auth"
-	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/httpx"
-	"github.com/expenseflow/expenseflow/pkg/idempotency"
 )
 
 type config struct {
@@ -133,34 +130,20 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 // client calls the services as the demo users.
 type client struct {
-	cfg    config
-	http   *http.Client
-	tokens map[string]string // user id → bearer token
+	cfg config
+	api *apiclient.Client
 }
 
 func newClient(cfg config) (*client, error) {
-	dir, err := directory.Load(cfg.Directory)
-	if err != nil {
-		return nil, err
-	}
-	c := &client{cfg: cfg, http: &http.Client{Timeout: 30 * time.Second}, tokens: map[string]string{}}
 	users := []string{"carol", "dave"} // who pays and who reads everything back
 	for _, cl := range plan {
 		users = append(users, cl.employee, cl.manager)
 	}
-	for _, id := range users {
-		if id == "" || c.tokens[id] != "" {
-			continue
-		}
-		u, ok := dir.Lookup(id)
-		if !ok {
-			return nil, fmt.Errorf("the demo user %q is not in the user directory", id)
-		}
-		if c.tokens[id], err = auth.Mint(cfg.Config, u, time.Now(), cfg.Timeout+time.Minute); err != nil {
-			return nil, err
-		}
+	api, err := apiclient.New(&http.Client{Timeout: 30 * time.Second}, cfg.Config, cfg.Directory, users, cfg.Timeout+time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("the demo users: %w", err)
 	}
-	return c, nil
+	return &client{cfg: cfg, api: api}, nil
 }
 
 // waitReady polls the /readyz of every service (name, base URL) until all
@@ -170,7 +153,7 @@ func (c *client) waitReady(ctx context.Context, out io.Writer, services [][2]str
 	for _, s := range services {
 		name, base := s[0], s[1]
 		err := poll(ctx, func() (bool, error) {
-			resp, err := c.http.Get(base + "/readyz")
+			resp, err := c.api.HTTP.Get(base + "/readyz")
 			if err != nil {
 				return false, nil // not listening yet
 			}
@@ -249,9 +232,9 @@ func (c *client) decide(ctx context.Context, out io.Writer, cl claim, e *expense
 		user, action = cl.employee, "withdraw"
 	}
 	err := c.call(ctx, http.MethodPost, c.cfg.ApprovalURL+"/v1/expenses/"+e.ID+"/"+action, user, cl.name+"-"+action, body, e)
-	var status *statusError
-	if errors.As(err, &status) && status.code == http.StatusConflict {
-		fmt.Fprintf(out, "%-5s cannot %s %s, left as it is: %s\n", user, action, cl.name, status.body)
+	var status *apiclient.StatusError
+	if errors.As(err, &status) && status.Code == http.StatusConflict {
+		fmt.Fprintf(out, "%-5s cannot %s %s, left as it is: %s\n", user, action, cl.name, status.Body)
 		return nil
 	}
 	if err == nil {
@@ -328,51 +311,14 @@ func (c *client) report(ctx context.Context, out io.Writer, expenses []expense) 
 	return w.Flush()
 }
 
-// statusError is a response other than 2xx.
-type statusError struct {
-	code int
-	body string
-}
-
-func (e *statusError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.code, http.StatusText(e.code), e.body)
-}
-
-// call sends body (JSON, unless nil) as user, with key as Idempotency-Key
-// unless it is empty, and decodes a 2xx response into out.
+// call is api.Do with the seeder's Idempotency-Keys: "seed-" and the
+// claim's step, the same on every run, so a second run replays the first
+// one's answers instead of acting again.
 func (c *client) call(ctx context.Context, method, target, user, key string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.tokens[user])
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	if key != "" {
-		req.Header.Set(idempotency.Header, "seed-"+key)
+		key = "seed-" + key
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s as %s: %w", method, target, user, &statusError{resp.StatusCode, string(bytes.TrimSpace(raw))})
-	}
-	return json.Unmarshal(raw, out)
+	return c.api.Do(ctx, method, target, user, key, body, out)
 }
 
 // poll calls done every quarter second until it reports true, returns an

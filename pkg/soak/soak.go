@@ -25,9 +25,7 @@
 package soak
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +40,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/expenseflow/expenseflow/pkg/apiclient"
 	"github.com/expenseflow/expenseflow/pkg/auth"
-	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/faults"
 	"github.com/expenseflow/expenseflow/pkg/invariants"
 )
@@ -226,15 +224,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	r := &runner{cfg: cfg, http: &http.Client{
+	api, err := apiclient.New(&http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 2 * cfg.Concurrency},
-	}, pools: map[string]*pgxpool.Pool{}}
-	defer r.close()
-	if err := r.connect(ctx); err != nil {
+	}, cfg.Auth, cfg.Directory, append(append([]string{payer}, employees...), managers...), 24*time.Hour)
+	if err != nil {
 		return Result{}, err
 	}
-	if err := r.mintTokens(); err != nil {
+	r := &runner{cfg: cfg, api: api, pools: map[string]*pgxpool.Pool{}}
+	defer r.close()
+	if err := r.connect(ctx); err != nil {
 		return Result{}, err
 	}
 	res := r.drive(ctx)
@@ -250,10 +249,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 }
 
 type runner struct {
-	cfg    Config
-	http   *http.Client
-	pools  map[string]*pgxpool.Pool
-	tokens map[string]string
+	cfg   Config
+	api   *apiclient.Client
+	pools map[string]*pgxpool.Pool
 	// retries counts command attempts sent again under the same key;
 	// inDoubt, commands sent again under a new key (see command).
 	retries, inDoubt atomic.Int64
@@ -288,24 +286,6 @@ var (
 	managers  = []string{"bob", "frank"}
 	payer     = "carol"
 )
-
-func (r *runner) mintTokens() error {
-	dir, err := directory.Load(r.cfg.Directory)
-	if err != nil {
-		return err
-	}
-	r.tokens = map[string]string{}
-	for _, id := range append(append([]string{payer}, employees...), managers...) {
-		u, ok := dir.Lookup(id)
-		if !ok {
-			return fmt.Errorf("user %q is not in the directory", id)
-		}
-		if r.tokens[id], err = auth.Mint(r.cfg.Auth, u, time.Now(), 24*time.Hour); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // flowResult is what one flow measured.
 type flowResult struct {
@@ -449,7 +429,7 @@ func (r *runner) submit(ctx context.Context, i int, employee string) (string, er
 		var created struct {
 			ID string `json:"id"`
 		}
-		err := r.command(ctx, r.cfg.ApprovalURL+"/v1/expenses", employee, http.StatusCreated, body, &created)
+		err := r.command(ctx, r.cfg.ApprovalURL+"/v1/expenses", employee, body, &created)
 		if !errors.Is(err, errInDoubt) {
 			return created.ID, err
 		}
@@ -462,7 +442,7 @@ func (r *runner) submit(ctx context.Context, i int, employee string) (string, er
 // new key.
 func (r *runner) approve(ctx context.Context, id, manager string) error {
 	for {
-		err := r.command(ctx, r.cfg.ApprovalURL+"/v1/expenses/"+id+"/approve", manager, http.StatusOK, nil, nil)
+		err := r.command(ctx, r.cfg.ApprovalURL+"/v1/expenses/"+id+"/approve", manager, nil, nil)
 		if !errors.Is(err, errInDoubt) {
 			return err
 		}
@@ -541,7 +521,7 @@ func (r *runner) payoutLoop(ctx context.Context) {
 			return
 		case <-time.After(r.cfg.PayoutEvery):
 		}
-		if err := r.call(ctx, http.MethodPost, r.cfg.ReimbursementURL+"/v1/payouts", payer, http.StatusOK, nil, nil); err != nil && ctx.Err() == nil {
+		if err := r.api.Do(ctx, http.MethodPost, r.cfg.ReimbursementURL+"/v1/payouts", payer, "", nil, nil); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(r.cfg.Progress, "payout batch: %v\n", err)
 		}
 	}
@@ -609,18 +589,18 @@ var errInDoubt = errors.New("in doubt: the attempt with this Idempotency-Key die
 // command sends a command as a careful client does: with an Idempotency-Key,
 // retried under the same key, with backoff, while there is no answer or a
 // 5xx — the service may be restarting — so no retry has a second effect.
-func (r *runner) command(ctx context.Context, url, user string, want int, body, out any) error {
+func (r *runner) command(ctx context.Context, url, user string, body, out any) error {
 	key := uuid.NewString()
 	backoff := 50 * time.Millisecond
 	for {
-		err := r.send(ctx, http.MethodPost, url, user, key, want, body, out)
-		var status statusError
+		err := r.api.Do(ctx, http.MethodPost, url, user, key, body, out)
+		var status *apiclient.StatusError
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &status) && status.code == http.StatusConflict:
+		case errors.As(err, &status) && status.Code == http.StatusConflict:
 			return errInDoubt
-		case errors.As(err, &status) && status.code < 500:
+		case errors.As(err, &status) && status.Code < 500:
 			return err // a refusal: retrying would not change it
 		}
 		r.retries.Add(1)
@@ -631,52 +611,4 @@ func (r *runner) command(ctx context.Context, url, user string, want int, body, 
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
-}
-
-// call sends a request once, without an Idempotency-Key.
-func (r *runner) call(ctx context.Context, method, url, user string, want int, body, out any) error {
-	return r.send(ctx, method, url, user, "", want, body, out)
-}
-
-// statusError is an answer with another status than the one wanted.
-type statusError struct {
-	code int
-	msg  string
-}
-
-func (e statusError) Error() string { return e.msg }
-
-// send sends a JSON request as user and decodes the response into out.
-func (r *runner) send(ctx context.Context, method, url, user, key string, want int, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.tokens[user])
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := r.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
-		return statusError{resp.StatusCode, fmt.Sprintf("%s %s: %s: %s", method, req.URL.Path, resp.Status, msg)}
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return nil
 }
