@@ -15,13 +15,15 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
 // TestMarkdownLinksAnchorsAndSymbols checks every Markdown file of the
 // repository against the files, headings and Go code it links to; see the
 // package comment for the convention.
 func TestMarkdownLinksAnchorsAndSymbols(t *testing.T) {
-	root := repoRoot(t)
+	root := testinfra.ModuleRoot(t)
 	files := markdownFiles(t, root)
 	if len(files) < 10 {
 		t.Fatalf("found only %d Markdown files under %s: is the walk broken?", len(files), root)
@@ -611,24 +613,6 @@ func slug(heading string) string {
 }
 
 // ---------------------------------------------------------------------------
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 // markdownFiles is every .md file of the repository, without dependencies
 // (node_modules) and hidden or build directories.

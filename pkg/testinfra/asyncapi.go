@@ -74,7 +74,7 @@ func (c AsyncAPIChannel) MessageNames() []string {
 // (the payload schemas) are left alone.
 func LoadAsyncAPI(t testing.TB) *AsyncAPI {
 	t.Helper()
-	path := filepath.Join(moduleRoot(t), AsyncAPIPath)
+	path := filepath.Join(ModuleRoot(t), AsyncAPIPath)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -262,9 +262,9 @@ func jsonPointer(root any, pointer string) (any, error) {
 	return node, nil
 }
 
-// moduleRoot is the nearest directory above the working directory (a test's
-// package directory) that holds go.mod.
-func moduleRoot(t testing.TB) string {
+// ModuleRoot is the nearest directory above the working directory (a test's
+// package directory) that holds go.mod: the repository's root.
+func ModuleRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
