@@ -49,7 +49,7 @@ supervise() {
     PAYOUT_INTERVAL=0 \
       "bin/$svc" >>".run/soak-$svc.log" 2>&1 &
     echo $! >".run/soak-pids/$svc.pid"
-    wait $! || true
+    wait $! 2>/dev/null || true  # (no "Killed" job report: the soak prints its faults)
     [[ -e .run/soak.stop ]] || { echo "soak.sh: $svc exited; starting it again" >>".run/soak-$svc.log"; sleep 0.2; }
   done
 }
