@@ -158,21 +158,12 @@ func (k *Keys) finish(ctx context.Context, caller, key string, rec *recorder) {
 	}
 }
 
-// SweepEvery deletes expired keys every interval until ctx ends, to keep the
-// table small (expired keys are ignored anyway).
-func (k *Keys) SweepEvery(ctx context.Context, interval time.Duration) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if err := k.db.WithContext(ctx).Where("expires_at <= ?", k.now()).Delete(&keyRow{}).Error; err != nil && ctx.Err() == nil {
-			k.log.WarnContext(ctx, "sweeping expired idempotency keys failed; next time", "error", err)
-		}
-	}
+// Sweep deletes expired keys, to keep the table small (expired keys are
+// ignored anyway), and returns how many it deleted. The platform's
+// housekeeping runs it every hour.
+func (k *Keys) Sweep(ctx context.Context) (int64, error) {
+	res := k.db.WithContext(ctx).Where("expires_at <= ?", k.now()).Delete(&keyRow{})
+	return res.RowsAffected, res.Error
 }
 
 func requestHash(method, path string, body []byte) string {

@@ -28,7 +28,13 @@ type Config struct {
 	LogOutput      io.Writer     `env:"-"` // standard output unless a test captures it
 	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
 	IdempotencyTTL time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
-	JWT            auth.Config
+	// OutboxRetention is how long published outbox rows are kept, and
+	// InboxRetention how long a handled event's inbox record is (it must
+	// outlast any redelivery or dead-letter replay still possible); 0 keeps
+	// them forever. See Platform.housekeeping.
+	OutboxRetention time.Duration `env:"OUTBOX_RETENTION" envDefault:"168h"`
+	InboxRetention  time.Duration `env:"INBOX_RETENTION" envDefault:"720h"`
+	JWT             auth.Config
 	// TraceExporter, when set, receives the service's spans instead of what
 	// the OTEL_* variables configure: tests pass an in-memory exporter.
 	TraceExporter sdktrace.SpanExporter `env:"-"`
@@ -68,6 +74,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdempotencyTTL <= 0 {
 		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))
+	}
+	if c.OutboxRetention < 0 || c.InboxRetention < 0 {
+		errs = append(errs, errors.New("OUTBOX_RETENTION and INBOX_RETENTION must not be negative (0 keeps rows forever)"))
 	}
 	errs = append(errs, c.amqp().Validate(), c.JWT.Validate())
 	return errors.Join(errs...)

@@ -118,7 +118,8 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	// Every command under /v1 honours Idempotency-Key.
 	keys := idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
 	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), keys.Middleware()))
-	p.Go(func(ctx context.Context) error { return keys.SweepEvery(ctx, time.Hour) })
+	chores := p.housekeeping(keys, spec.Publishes)
+	p.Go(func(ctx context.Context) error { return p.keepHouse(ctx, housekeepingEvery, chores) })
 	if p.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, err
 	}
