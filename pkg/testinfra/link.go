@@ -26,7 +26,9 @@ func NewLink(t testing.TB, upstreamURL string) (*Link, string) {
 		t.Fatal(err)
 	}
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	p := toxiproxy.NewProxy(server, "link", "127.0.0.1:0", u.Host)
+	// Its port must stay free while the link is cut: not an ephemeral one
+	// (see FreeAddr).
+	p := toxiproxy.NewProxy(server, "link", FreeAddr(t), u.Host)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}

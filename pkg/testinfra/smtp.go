@@ -38,10 +38,7 @@ type Mail struct {
 // StartMailSink starts a sink on a free local port; it stops when the test ends.
 func StartMailSink(t testing.TB) *MailSink {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := Listen(t) // its port stays free while the sink is stopped (see Listen)
 	s := &MailSink{t: t, addr: l.Addr().String()}
 	s.serve(l)
 	t.Cleanup(s.Stop)

@@ -39,7 +39,7 @@ func TestEmailSurvivesAnSMTPOutage(t *testing.T) {
 			EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: time.Now()}))
 	}
 	const want = 11
-	testinfra.Eventually(t, 10*time.Second, "every notification is made and has failed at least twice", func() bool {
+	testinfra.Eventually(t, 30*time.Second, "every notification is made and has failed at least twice", func() bool {
 		return count("delivery_attempts >= 2") == want
 	})
 	if n := len(inbox(c, "bob", "").Items); n != 4 {
