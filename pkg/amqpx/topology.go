@@ -1,6 +1,8 @@
 package amqpx
 
 import (
+	"time"
+
 	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -63,13 +65,25 @@ func (t *topology) BuildTopology(ch *amqp.Channel, p wamqp.BuildTopologyParams, 
 	return nil
 }
 
+// reconnect is how often a lost connection is tried again: watermill-amqp's
+// default backoff, but never more than 5 s apart. With the default 60 s cap,
+// a broker back after a minute's outage could wait up to another 90 s (with
+// jitter) before the relays publish and the consumers consume again; one
+// connection attempt every few seconds per service costs the broker nothing.
+// TestRabbitMQStoppedAndStartedMidBurst (e2e, tag brokeroutage) shows it.
+func reconnect() *wamqp.ReconnectConfig {
+	r := wamqp.DefaultReconnectConfig()
+	r.BackoffMaxInterval = 5 * time.Second
+	return r
+}
+
 // watermillConfig is the watermill-amqp configuration for one exchange:
 // the topic passed to Publish is the routing key, the topic passed to
 // Subscribe is the queue name.
 func watermillConfig(cfg Config, exchange, kind string, topo *topology) wamqp.Config {
 	identity := func(topic string) string { return topic }
 	return wamqp.Config{
-		Connection: wamqp.ConnectionConfig{AmqpURI: cfg.URL, Reconnect: wamqp.DefaultReconnectConfig()},
+		Connection: wamqp.ConnectionConfig{AmqpURI: cfg.URL, Reconnect: reconnect()},
 		Marshaler:  marshaler{},
 		Exchange:   wamqp.ExchangeConfig{GenerateName: wamqp.GenerateExchangeNameConstant(exchange), Type: kind, Durable: true},
 		Queue:      wamqp.QueueConfig{GenerateName: identity, Durable: true},
