@@ -9,7 +9,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/outbox"
 )
 
-// housekeepingEvery is how often the housekeeping runs.
+// housekeepingEvery is how often the housekeeping runs (Platform.Every).
 const housekeepingEvery = time.Hour
 
 // chore deletes rows a service no longer needs and says how many.
@@ -37,28 +37,18 @@ func (p *Platform) housekeeping(keys *idempotency.Keys, publishes bool) []chore 
 	return chores
 }
 
-// keepHouse runs the chores every interval until ctx ends. A chore that
-// fails is logged and tried again next time: nothing depends on it but the
-// size of the tables.
-func (p *Platform) keepHouse(ctx context.Context, interval time.Duration, chores []chore) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		for _, c := range chores {
-			n, err := c.run(ctx)
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case err != nil:
-				p.Log.WarnContext(ctx, "housekeeping failed; next time", "chore", c.what, "error", err)
-			case n > 0:
-				p.Log.InfoContext(ctx, "housekeeping", "chore", c.what, "deleted", n)
-			}
+// keepHouse runs every chore once. A chore that fails is logged and tried
+// again next time: nothing depends on it but the size of the tables.
+func (p *Platform) keepHouse(ctx context.Context, chores []chore) {
+	for _, c := range chores {
+		n, err := c.run(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			p.Log.WarnContext(ctx, "housekeeping failed; next time", "chore", c.what, "error", err)
+		case n > 0:
+			p.Log.InfoContext(ctx, "housekeeping", "chore", c.what, "deleted", n)
 		}
 	}
 }

@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	keys := idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
 	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), keys.Middleware()))
 	chores := p.housekeeping(keys, spec.Publishes)
-	p.Go(func(ctx context.Context) error { return p.keepHouse(ctx, housekeepingEvery, chores) })
+	p.Every(housekeepingEvery, func(ctx context.Context) { p.keepHouse(ctx, chores) })
 	if p.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, err
 	}
@@ -143,8 +143,26 @@ func OpenDatabase(ctx context.Context, cfg Config, migrations postgres.Migration
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (p *Platform) Addr() string { return p.listener.Addr().String() }
 
-// Go adds a background job that runs until ctx ends (e.g. a timer).
+// Go adds a background job that runs until ctx ends.
 func (p *Platform) Go(job func(ctx context.Context) error) { p.jobs = append(p.jobs, job) }
+
+// Every adds a background job that calls tick every interval until the
+// service stops. A tick logs its own failures and returns: periodic jobs
+// keep their state in the database, so the next tick simply carries on.
+func (p *Platform) Every(interval time.Duration, tick func(ctx context.Context)) {
+	p.Go(func(ctx context.Context) error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				tick(ctx)
+			}
+		}
+	})
+}
 
 // Run serves until ctx ends or a part fails, then shuts down in order:
 // stop taking HTTP requests, let in-flight requests finish, stop the

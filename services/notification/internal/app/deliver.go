@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 )
 
 // Mail is one e-mail to send.
@@ -83,25 +82,16 @@ func (a *App) deliver(ctx context.Context, n *Notification) {
 	}
 }
 
-// DeliverEvery runs DeliverDue every interval until ctx ends. A failed run is
-// logged and the next one tries again: the state is in the database.
-func (a *App) DeliverEvery(ctx context.Context, interval time.Duration, log *slog.Logger) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		sum, err := a.DeliverDue(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			log.ErrorContext(ctx, "e-mail delivery run failed; the next one retries", "error", err)
-		case sum.Failed > 0 || sum.Retrying > 0:
-			log.WarnContext(ctx, "e-mail delivery incomplete", "sent", sum.Sent, "failed", sum.Failed, "retrying", sum.Retrying)
-		}
+// DeliveryTick is one run of the delivery timer (platform.Every): DeliverDue,
+// with what went wrong logged. A failed run changes nothing for good: the
+// state is in the database and the next tick retries.
+func (a *App) DeliveryTick(ctx context.Context, log *slog.Logger) {
+	sum, err := a.DeliverDue(ctx)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		log.ErrorContext(ctx, "e-mail delivery run failed; the next one retries", "error", err)
+	case sum.Failed > 0 || sum.Retrying > 0:
+		log.WarnContext(ctx, "e-mail delivery incomplete", "sent", sum.Sent, "failed", sum.Failed, "retrying", sum.Retrying)
 	}
 }

@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
 	if send != nil {
-		p.Go(func(ctx context.Context) error { return a.DeliverEvery(ctx, cfg.DeliveryInterval, p.Log) })
+		p.Every(cfg.DeliveryInterval, func(ctx context.Context) { a.DeliveryTick(ctx, p.Log) })
 	}
 	return p, nil
 }

@@ -123,34 +123,24 @@ func (a *App) pay(ctx context.Context, r *domain.Reimbursement) ([]events.Envelo
 	return []events.Envelope{ev}, err
 }
 
-// PayEvery runs a payout batch every interval until ctx ends. A failed batch
-// is logged and the next tick tries again: whatever it did not settle is
-// still scheduled in the database, so nothing is lost.
+// PayoutTick is one run of the payout timer (platform.Every): a payout
+// batch, with its outcome logged. A failed batch loses nothing: whatever it
+// did not settle is still scheduled in the database, and the next tick
+// tries again.
 //
-// Each batch is the root span of a new trace, from tp: nothing upstream
+// Each batch is the root span of a new trace, from tracer: nothing upstream
 // caused it, so the paid and failed events it publishes start their trace
 // here, as an HTTP request starts a command's. (Their correlation id still
 // names the flow that approved the expense; see event.) A tick that finds
 // nothing due is a short trace of its own with nothing paid.
-func (a *App) PayEvery(ctx context.Context, interval time.Duration, log *slog.Logger, tp trace.TracerProvider) error {
-	tracer := tp.Tracer("github.com/expenseflow/expenseflow/services/reimbursement/internal/app")
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		sum, err := a.tracedBatch(ctx, tracer)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			log.ErrorContext(ctx, "payout batch failed; the next one retries", "error", err)
-		case sum != PayoutSummary{}:
-			log.InfoContext(ctx, "payout batch done", "paid", sum.Paid, "failed", sum.Failed, "retrying", sum.Retrying)
-		}
+func (a *App) PayoutTick(ctx context.Context, log *slog.Logger, tracer trace.Tracer) {
+	sum, err := a.tracedBatch(ctx, tracer)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		log.ErrorContext(ctx, "payout batch failed; the next one retries", "error", err)
+	case sum != PayoutSummary{}:
+		log.InfoContext(ctx, "payout batch done", "paid", sum.Paid, "failed", sum.Failed, "retrying", sum.Retrying)
 	}
 }
 

@@ -82,7 +82,8 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
 	if cfg.PayoutInterval > 0 {
-		p.Go(func(ctx context.Context) error { return a.PayEvery(ctx, cfg.PayoutInterval, p.Log, p.Tracing) })
+		tracer := p.Tracing.Tracer("github.com/expenseflow/expenseflow/services/reimbursement/internal/app")
+		p.Every(cfg.PayoutInterval, func(ctx context.Context) { a.PayoutTick(ctx, p.Log, tracer) })
 	}
 	return p, nil
 }
