@@ -4,9 +4,18 @@
 # then unit, component and end-to-end tests with the race detector, and last,
 # on its own, the test that stops and starts RabbitMQ.
 # Tests reach PostgreSQL and RabbitMQ through TEST_POSTGRES_URL / TEST_AMQP_URL
-# (see pkg/testinfra); without them they start containers with testcontainers.
+# (see pkg/testinfra). With neither set, the servers `make infra` installs are
+# used when they answer on localhost; otherwise tests start containers with
+# testcontainers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ -z "${TEST_POSTGRES_URL:-}${TEST_AMQP_URL:-}" ]] &&
+   pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+  export TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/"
+  echo "== using the PostgreSQL and RabbitMQ on localhost (set TEST_POSTGRES_URL / TEST_AMQP_URL for others)"
+fi
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
