@@ -32,6 +32,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -538,22 +539,22 @@ func (r *runner) progressLoop(ctx context.Context, start time.Time, done *atomic
 			return
 		case <-tick.C:
 		}
-		queued := -1
+		queued := "?" // the management API does not answer: the broker is down
 		if qs, err := r.cfg.Sources.Broker.Queues(ctx); err == nil {
-			queued = 0
+			n := 0
 			for _, q := range qs {
 				if !strings.HasSuffix(q.Name, ".dead-letters") {
-					queued += q.Messages
+					n += q.Messages
 				}
 			}
-			res.MaxQueued = max(res.MaxQueued, queued)
+			res.MaxQueued, queued = max(res.MaxQueued, n), strconv.Itoa(n)
 		}
 		lag := r.outboxLag(ctx)
 		for s, d := range lag {
 			res.MaxOutboxLag[s] = max(res.MaxOutboxLag[s], d)
 		}
 		n, elapsed := done.Load(), time.Since(start)
-		fmt.Fprintf(r.cfg.Progress, "%5.0fs  %d/%d flows done  %.1f flows/s  queued %d  outbox lag %s\n",
+		fmt.Fprintf(r.cfg.Progress, "%5.0fs  %d/%d flows done  %.1f flows/s  queued %s  outbox lag %s\n",
 			elapsed.Seconds(), n, r.cfg.Flows, float64(n)/elapsed.Seconds(), queued, formatLag(lag))
 	}
 }
