@@ -24,7 +24,8 @@ import (
 
 var services = []string{"approval", "accounting", "reimbursement", "notification", "audit"}
 
-// binDir holds the service binaries, built once for the whole package.
+// binDir holds the service binaries and the tools tests run (deadletters,
+// devtoken), built once for the whole package.
 var binDir string
 
 func TestMain(m *testing.M) {
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	args := []string{"build", "-trimpath", "-o", dir + "/", "../cmd/deadletters"}
+	args := []string{"build", "-trimpath", "-o", dir + "/", "../cmd/deadletters", "../cmd/devtoken"}
 	for _, s := range services {
 		args = append(args, "../services/"+s)
 	}
