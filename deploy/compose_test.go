@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -22,8 +21,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/uuid"
 
+	"github.com/expenseflow/expenseflow/pkg/apiclient"
 	"github.com/expenseflow/expenseflow/pkg/auth"
-	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
@@ -422,30 +421,18 @@ func runSeed(t *testing.T, binary string, env map[string]string) string {
 // the payout timer may pay an approved claim at any moment.
 func claimsByStatus(t *testing.T, approvalAddr string, env map[string]string) string {
 	t.Helper()
-	dir, err := directory.Load("")
+	signing := auth.Config{Secret: env["JWT_SECRET"], DevMode: env["DEV_MODE"] == "true", Issuer: "expenseflow", Audience: "expenseflow"}
+	api, err := apiclient.New(http.DefaultClient, signing, "", []string{"dave"}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dave, _ := dir.Lookup("dave")
-	token, err := auth.Mint(auth.Config{Secret: env["JWT_SECRET"], DevMode: env["DEV_MODE"] == "true", Issuer: "expenseflow", Audience: "expenseflow"},
-		dave, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+approvalAddr+"/v1/expenses?limit=200", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var page struct {
 		Items []struct {
 			Status string `json:"status"`
 		} `json:"items"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("list expenses: %d %v", resp.StatusCode, err)
+	if err := api.Do(t.Context(), http.MethodGet, "http://"+approvalAddr+"/v1/expenses?limit=200", "dave", "", nil, &page); err != nil {
+		t.Fatalf("list expenses: %v", err)
 	}
 	n := map[string]int{}
 	for _, e := range page.Items {
