@@ -8,7 +8,7 @@ SERVICES := approval accounting reimbursement notification audit
 .PHONY: build run test lint token fuzz soak infra
 build: ## static binaries in bin/, built like the Dockerfile builds them
 	@mkdir -p bin
-	CGO_ENABLED=0 go build -trimpath -o bin/ $(addprefix ./services/,$(SERVICES)) ./cmd/devtoken
+	CGO_ENABLED=0 go build -trimpath -o bin/ $(addprefix ./services/,$(SERVICES)) ./cmd/devtoken ./cmd/brokersetup
 
 infra: ## install (Debian/Ubuntu packages) and start RabbitMQ and PostgreSQL; idempotent
 	@scripts/install-infra.sh

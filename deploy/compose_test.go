@@ -75,7 +75,7 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s is not in the observability profile", name)
 		}
 	}
-	for _, name := range append(slices.Clone(services), "seed") {
+	for _, name := range append(slices.Clone(services), "seed", "broker-setup") {
 		if _, ok := plain.Services[name]; !ok {
 			t.Errorf("%s does not run without a profile", name)
 		}
@@ -95,9 +95,9 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 		switch {
-		case name == "seed":
+		case jobs[name] != "":
 			if svc.HealthCheck == nil || !svc.HealthCheck.Disable || svc.Restart != "no" {
-				t.Errorf("seed is a one-shot job: restart \"no\" and the image's health check disabled")
+				t.Errorf("%s is a one-shot job: restart \"no\" and the image's health check disabled", name)
 			}
 		case noHealthcheck[name] != "":
 		case svc.HealthCheck == nil || len(svc.HealthCheck.Test) < 2 || svc.HealthCheck.Test[0] != "CMD":
@@ -160,9 +160,15 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := build(t, append(slices.Clone(services), "seed"))
+	bin := build(t, append(slices.Clone(services), "seed", "broker-setup"))
 
 	amqpURL, _ := testinfra.VHost(t, "compose")
+	setup := environment(project.Services["broker-setup"])
+	if !strings.Contains(setup["AMQP_URL"], "@rabbitmq:5672") {
+		t.Fatalf("broker-setup: AMQP_URL %q does not point at the rabbitmq service", setup["AMQP_URL"])
+	}
+	setup["AMQP_URL"] = amqpURL
+	runJob(t, filepath.Join(bin, "broker-setup"), setup)
 	sink := testinfra.StartMailSink(t)
 	spans, collectorURL := startOTLPReceiver(t)
 	collectorHTTP := "http://otel-collector:" + strconv.Itoa(collectorPorts(t, project)["http"])
@@ -228,13 +234,13 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 			}
 			env[key] = "http://" + addrs[name]
 		}
-		first := runSeed(t, filepath.Join(bin, "seed"), env)
+		first := runJob(t, filepath.Join(bin, "seed"), env)
 		want := "map[paid or approved:3 rejected:1 submitted:2 withdrawn:1]"
 		if got := claimsByStatus(t, addrs["approval"], env); got != want {
 			t.Fatalf("claims by status after seeding: %s, want %s\n%s", got, want, first)
 		}
 		// A second run finds every claim and does nothing.
-		second := runSeed(t, filepath.Join(bin, "seed"), env)
+		second := runJob(t, filepath.Join(bin, "seed"), env)
 		if n := strings.Count(second, "already has"); n != 7 || strings.Contains(second, "payout batch") {
 			t.Fatalf("a second run did something (%d of 7 claims found)\n%s", n, second)
 		}
@@ -275,6 +281,7 @@ func TestUnreachableCollectorBreaksNothing(t *testing.T) {
 	svc := loadProject(t, []string{"OTEL_TRACES_EXPORTER=otlp"}).Services["audit"]
 	bin := build(t, []string{"audit"})
 	amqpURL, _ := testinfra.VHost(t, "compose-nocollector")
+	testinfra.Topology(t, amqpURL)
 	env := environment(svc)
 	env["DATABASE_URL"], env["AMQP_URL"], env["HTTP_ADDR"] = testinfra.Database(t, "audit"), amqpURL, testinfra.FreeAddr(t)
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + testinfra.FreeAddr(t) // nothing listens there
@@ -310,34 +317,37 @@ func requireHealthcheckAndDeps(t *testing.T, svc types.ServiceConfig) {
 	if svc.HealthCheck == nil || !slices.Equal(svc.HealthCheck.Test, types.HealthCheckTest{"CMD", "/service", "healthcheck"}) {
 		t.Errorf("%s: health check must run the binary's own healthcheck command, got %v", svc.Name, svc.HealthCheck)
 	}
-	for _, dep := range []string{"postgres", "rabbitmq"} {
-		if d, ok := svc.DependsOn[dep]; !ok || d.Condition != types.ServiceConditionHealthy {
-			t.Errorf("%s: must depend on %s being healthy", svc.Name, dep)
-		}
+	if d, ok := svc.DependsOn["postgres"]; !ok || d.Condition != types.ServiceConditionHealthy {
+		t.Errorf("%s: must depend on postgres being healthy", svc.Name)
+	}
+	if d, ok := svc.DependsOn["broker-setup"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("%s: must depend on broker-setup having completed", svc.Name)
 	}
 	if svc.Build == nil || svc.Build.Args["SERVICE"] == nil || *svc.Build.Args["SERVICE"] != svc.Name {
 		t.Errorf("%s: must be built with SERVICE=%s", svc.Name, svc.Name)
 	}
 }
 
-// build compiles the named services (and cmd/seed for "seed") like the
-// Dockerfile does, into a temporary directory it returns.
+// jobs are the one-shot compose services and the package each is built from.
+var jobs = map[string]string{"seed": "../cmd/seed", "broker-setup": "../cmd/brokersetup"}
+
+// build compiles the named services and jobs like the Dockerfile does, into
+// a temporary directory it returns; each binary is named after its compose
+// service.
 func build(t *testing.T, names []string) string {
 	t.Helper()
 	bin := t.TempDir()
-	args := append([]string{"build"}, buildFlags...)
-	args = append(args, "-o", bin+"/")
 	for _, name := range names {
-		if name == "seed" {
-			args = append(args, "../cmd/seed")
-		} else {
-			args = append(args, "../services/"+name)
+		pkg, ok := jobs[name]
+		if !ok {
+			pkg = "../services/" + name
 		}
-	}
-	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+		args := append([]string{"build"}, buildFlags...)
+		cmd := exec.Command("go", append(args, "-o", filepath.Join(bin, name), pkg)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
 	}
 	return bin
 }
@@ -404,14 +414,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// runSeed runs the seeder to the end and returns what it printed.
-func runSeed(t *testing.T, binary string, env map[string]string) string {
+// runJob runs a one-shot job (the seeder, the broker setup) to the end and
+// returns what it printed.
+func runJob(t *testing.T, binary string, env map[string]string) string {
 	t.Helper()
+	name := filepath.Base(binary)
 	out, err := command(binary, env).CombinedOutput()
 	if err != nil {
-		t.Fatalf("seed: %v\n%s", err, out)
+		t.Fatalf("%s: %v\n%s", name, err, out)
 	}
-	t.Logf("seed:\n%s", out)
+	t.Logf("%s:\n%s", name, out)
 	return string(out)
 }
 

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	args := []string{"build", "-trimpath", "-o", dir + "/", "../cmd/deadletters", "../cmd/devtoken"}
+	args := []string{"build", "-trimpath", "-o", dir + "/", "../cmd/brokersetup", "../cmd/deadletters", "../cmd/devtoken"}
 	for _, s := range services {
 		args = append(args, "../services/"+s)
 	}
@@ -80,7 +80,20 @@ func startStack(t *testing.T, extraEnv ...map[string][]string) *Stack {
 // stack's vhost, e.g. an AMQP_URL through a proxy in front of it.
 func startStackWith(t *testing.T, envFor func(amqpURL string) []map[string][]string) *Stack {
 	t.Helper()
+	return newStack(t, envFor, services...)
+}
+
+// newStack prepares all five services, runs the broker setup as a
+// deployment does, and starts only the services named in running; Restart
+// starts the others.
+func newStack(t *testing.T, envFor func(amqpURL string) []map[string][]string, running ...string) *Stack {
+	t.Helper()
 	amqpURL, api := testinfra.VHost(t, "e2e")
+	setup := exec.Command(filepath.Join(binDir, "brokersetup"))
+	setup.Env = append(os.Environ(), "AMQP_URL="+amqpURL)
+	if out, err := setup.CombinedOutput(); err != nil {
+		t.Fatalf("brokersetup: %v\n%s", err, out)
+	}
 	extraEnv := envFor(amqpURL)
 	s := &Stack{t: t, AMQPURL: amqpURL, Broker: api, procs: map[string]*process{}}
 	logDir := t.TempDir()
@@ -112,10 +125,12 @@ func startStackWith(t *testing.T, envFor func(amqpURL string) []map[string][]str
 			p.env = append(p.env, extra[name]...) // later entries win
 		}
 		s.procs[name] = p
-		s.start(p)
 	}
-	for _, p := range s.procs {
-		s.waitReady(p)
+	for _, name := range running {
+		s.start(s.procs[name])
+	}
+	for _, name := range running {
+		s.waitReady(s.procs[name])
 	}
 	t.Cleanup(func() {
 		for _, p := range s.procs {

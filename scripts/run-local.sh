@@ -23,6 +23,10 @@ for svc in approval accounting reimbursement notification audit; do
   fi
 done
 
+# The broker's exchanges and queues first, like a migration: the services
+# only check that what they use exists.
+bin/brokersetup
+
 for svc in approval accounting reimbursement notification audit; do
   HTTP_ADDR=":${PORTS[$svc]}" \
   DATABASE_URL="${PG_BASE_URL}/${svc}?sslmode=disable" \

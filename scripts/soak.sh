@@ -34,6 +34,7 @@ done
 api DELETE "/api/vhosts/${VHOST}" 2>/dev/null || true
 api PUT "/api/vhosts/${VHOST}"
 api PUT "/api/permissions/${VHOST}/guest" '{"configure":".*","write":".*","read":".*"}'
+AMQP_URL="$AMQP_SOAK" bin/brokersetup
 
 # Each service runs under a supervisor loop that starts it again whenever it
 # dies (a -faults kill run kills them), until .run/soak.stop exists. The

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command of the README and of CI: formatting, vet, the layering
-# rule, the AsyncAPI document and the Mermaid diagrams (need node and npm),
+# The test command of the README and of CI: formatting, vet, golangci-lint,
+# the layering rule, the AsyncAPI document and the Mermaid diagrams (need node and npm),
 # then unit, component and end-to-end tests with the race detector, and last,
 # on its own, the test that stops and starts RabbitMQ.
 # Tests reach PostgreSQL and RabbitMQ through TEST_POSTGRES_URL / TEST_AMQP_URL
@@ -24,6 +24,14 @@ if [[ -n "$unformatted" ]]; then echo "not gofmt-ed:"; echo "$unformatted"; exit
 echo "== go vet (and the e2e files behind build tags: the exercises, the broker outage)"
 go vet ./...
 go vet -tags 'exercises brokeroutage' ./e2e/
+
+echo "== golangci-lint (default linters, .golangci.yml), pinned"
+GOLANGCI_LINT_VERSION=v2.15.0
+if ! bin/golangci-lint version 2>/dev/null | grep -q "version ${GOLANGCI_LINT_VERSION#v} "; then
+  GOBIN="$PWD/bin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${GOLANGCI_LINT_VERSION}"
+fi
+bin/golangci-lint run ./...
+bin/golangci-lint run --build-tags exercises,brokeroutage ./e2e/
 
 echo "== layering: domain packages import no infrastructure"
 scripts/check-layers.sh

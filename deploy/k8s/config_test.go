@@ -163,7 +163,7 @@ func setOf(items ...string) map[string]bool {
 // own, a nested struct in a service package) must be found.
 func TestConfigParsingFindsEveryKnob(t *testing.T) {
 	for service, want := range map[string][]string{
-		"approval":      {"HTTP_ADDR", "AMQP_QUEUE_TYPE", "SHUTDOWN_GRACE", "JWT_SECRET", "DEV_MODE", "AUDIT_URL"},
+		"approval":      {"HTTP_ADDR", "AMQP_PREFETCH", "SHUTDOWN_GRACE", "JWT_SECRET", "DEV_MODE", "AUDIT_URL"},
 		"reimbursement": {"PAYOUT_INTERVAL", "GATEWAY_LATENCY"},
 		"notification":  {"SMTP_ADDR", "USER_DIRECTORY"},
 	} {

@@ -356,16 +356,17 @@ func TestConnectionURLsAreAssembledFromSecrets(t *testing.T) {
 }
 
 // TestQueuesAreQuorum: in a RabbitMQ cluster only quorum queues are
-// replicated; a classic queue lives on one node and goes with it.
+// replicated; a classic queue lives on one node and goes with it. The broker
+// setup Job declares every queue, with the type it is given.
 func TestQueuesAreQuorum(t *testing.T) {
 	for _, tg := range targets {
 		r := mustRender(t, tg)
-		for service := range services {
-			if d := r.deployments[service]; d != nil {
-				if v, _ := r.lookupEnv(d.Spec.Template.Spec.Containers[0], "AMQP_QUEUE_TYPE"); v != "quorum" {
-					t.Errorf("%s/%s: AMQP_QUEUE_TYPE=%q, want quorum", tg.dir, service, v)
-				}
-			}
+		job := r.jobs["broker-setup"]
+		if job == nil {
+			t.Fatalf("%s: no broker-setup Job: nothing declares the queues", tg.dir)
+		}
+		if v, _ := r.lookupEnv(job.Spec.Template.Spec.Containers[0], "AMQP_QUEUE_TYPE"); v != "quorum" {
+			t.Errorf("%s/broker-setup: AMQP_QUEUE_TYPE=%q, want quorum", tg.dir, v)
 		}
 	}
 }

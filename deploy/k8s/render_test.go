@@ -10,6 +10,7 @@ import (
 	rabbitmqv1beta1 "github.com/rabbitmq/cluster-operator/v2/api/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -54,6 +55,7 @@ var (
 // type its operator or Kubernetes itself decodes it into, by name.
 type rendered struct {
 	deployments map[string]*appsv1.Deployment
+	jobs        map[string]*batchv1.Job
 	services    map[string]*corev1.Service
 	hpas        map[string]*autoscalingv2.HorizontalPodAutoscaler
 	pdbs        map[string]*policyv1.PodDisruptionBudget
@@ -97,6 +99,7 @@ func render(tg target) (*rendered, error) {
 	r := &rendered{
 		deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{},
 		hpas: map[string]*autoscalingv2.HorizontalPodAutoscaler{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
+		jobs:       map[string]*batchv1.Job{},
 		configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{},
 		namespaces: map[string]*corev1.Namespace{}, rabbitmqs: map[string]*rabbitmqv1beta1.RabbitmqCluster{},
 		pgClusters: map[string]*cnpgv1.Cluster{}, pgDatabases: map[string]*cnpgv1.Database{},
@@ -121,6 +124,8 @@ func (r *rendered) add(kind, name string, doc []byte) error {
 	switch kind {
 	case "apps/v1 Deployment":
 		return decode(doc, name, r.deployments)
+	case "batch/v1 Job":
+		return decode(doc, name, r.jobs)
 	case "v1 Service":
 		return decode(doc, name, r.services)
 	case "autoscaling/v2 HorizontalPodAutoscaler":

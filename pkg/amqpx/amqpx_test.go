@@ -30,8 +30,8 @@ func start(t *testing.T, queueType string, h amqpx.EventHandler) (amqpURL string
 func startWith(t *testing.T, queueType string, register func(*amqpx.Router)) (amqpURL string) {
 	t.Helper()
 	amqpURL, _ = testinfra.VHost(t, "amqpx")
+	testinfra.DeclareTopology(t, amqpURL, queueType, amqpx.Topology{"test": {sub}})
 	cfg := amqpx.DefaultConfig(amqpURL, "test")
-	cfg.QueueType = queueType
 	cfg.Retry = amqpx.RetryConfig{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond}
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,7 +49,9 @@ func startWith(t *testing.T, queueType string, register func(*amqpx.Router)) (am
 	<-r.Running()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("router: %v", err)
+		}
 		b.Close()
 	})
 	return amqpURL
@@ -141,3 +143,51 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestShutdownReturnsTheMessageInHand: the service stops while a handler is
+// between retries of a transient failure. The message goes back to its
+// queue, not to the dead-letter queue, and the next consumer handles it.
+func TestShutdownReturnsTheMessageInHand(t *testing.T) {
+	amqpURL, _ := testinfra.VHost(t, "amqpx-shutdown")
+	testinfra.DeclareTopology(t, amqpURL, amqpx.QueueClassic, amqpx.Topology{"test": {sub}})
+	run := func(h amqpx.EventHandler) (stop func()) {
+		cfg := amqpx.DefaultConfig(amqpURL, "test")
+		cfg.Retry = amqpx.RetryConfig{MaxRetries: 5, InitialInterval: time.Second, MaxInterval: time.Second}
+		log := slog.New(slog.DiscardHandler)
+		ctx, cancel := context.WithCancel(context.Background())
+		b, err := amqpx.Connect(ctx, cfg, []amqpx.Subscription{sub}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := amqpx.NewRouter(b, log, noop.NewTracerProvider(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Handle("test.handler", sub, h)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		<-r.Running()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("router: %v", err)
+			}
+			b.Close()
+		}
+	}
+	var tries atomic.Int32
+	stop := run(func(context.Context, events.Event) error {
+		tries.Add(1)
+		return errors.New("database briefly unavailable")
+	})
+	testinfra.PublishEvent(t, amqpURL, event(t))
+	testinfra.Eventually(t, 10*time.Second, "the first attempt fails", func() bool { return tries.Load() >= 1 })
+	stop() // during the 1 s backoff before the retry
+
+	if letters := testinfra.DeadLetters(t, amqpURL, "test"); len(letters) != 0 {
+		t.Fatalf("a shutdown dead-lettered %d message(s)", len(letters))
+	}
+	var handled atomic.Int32
+	defer run(func(context.Context, events.Event) error { handled.Add(1); return nil })()
+	testinfra.Eventually(t, 10*time.Second, "the next consumer handles the returned message", func() bool { return handled.Load() == 1 })
+}

@@ -2,7 +2,6 @@ package amqpx
 
 import (
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -10,7 +9,10 @@ import (
 // service are constants in that service's messaging package.
 const (
 	EventsExchange      = "expenseflow.events"
+	CommandsExchange    = "expenseflow.commands"
 	DeadLetterExchange  = "expenseflow.dead-letters"
+	UnroutedExchange    = "expenseflow.unrouted" // the alternate exchange of the two above
+	UnroutedQueue       = "expenseflow.unrouted" // keeps what no queue was bound to
 	deadLetterQueueTail = ".dead-letters"
 )
 
@@ -22,14 +24,18 @@ const (
 
 // Config is what a service tells amqpx about its broker.
 type Config struct {
-	URL       string
-	Service   string // owner of the queues; names the dead-letter queue
-	QueueType string // QueueClassic or QueueQuorum
-	Prefetch  int    // unacked deliveries the broker may push per subscription
+	URL      string
+	Service  string // owner of the queues; names the dead-letter queue
+	Prefetch int    // unacked deliveries the broker may push per subscription
 	// PublishChannels is the size of the publisher's channel pool; confirms
 	// are awaited per channel, so more channels mean more messages in flight.
 	PublishChannels int
 	Retry           RetryConfig
+	// HandlerTimeout bounds one attempt of a handler on one message: a
+	// handler stuck on a lock or a slow query fails (and is retried) instead
+	// of holding its queue forever. It also bounds how long a shutdown
+	// waits for the message in hand.
+	HandlerTimeout time.Duration
 }
 
 // RetryConfig is the in-process retry with exponential backoff that runs
@@ -45,10 +51,10 @@ func DefaultConfig(url, service string) Config {
 	return Config{
 		URL:             url,
 		Service:         service,
-		QueueType:       QueueClassic,
 		Prefetch:        16,
 		PublishChannels: 8,
 		Retry:           RetryConfig{MaxRetries: 8, InitialInterval: 100 * time.Millisecond, MaxInterval: 10 * time.Second},
+		HandlerTimeout:  10 * time.Second,
 	}
 }
 
@@ -61,11 +67,11 @@ func (c Config) Validate() error {
 	if c.Service == "" {
 		errs = append(errs, errors.New("amqp: Service is required"))
 	}
-	if c.QueueType != QueueClassic && c.QueueType != QueueQuorum {
-		errs = append(errs, fmt.Errorf("amqp: queue type %q is neither %q nor %q", c.QueueType, QueueClassic, QueueQuorum))
-	}
 	if c.Prefetch < 1 || c.PublishChannels < 1 {
 		errs = append(errs, errors.New("amqp: Prefetch and PublishChannels must be at least 1"))
+	}
+	if c.HandlerTimeout <= 0 {
+		errs = append(errs, errors.New("amqp: HandlerTimeout must be positive"))
 	}
 	if c.Retry.MaxRetries < 0 || c.Retry.InitialInterval <= 0 || c.Retry.MaxInterval < c.Retry.InitialInterval {
 		errs = append(errs, errors.New("amqp: retry needs MaxRetries >= 0 and 0 < InitialInterval <= MaxInterval"))

@@ -22,29 +22,29 @@ type Broker struct {
 	subs                []Subscription
 }
 
-// Connect opens the broker connections, waiting (with backoff, until ctx ends)
-// while RabbitMQ is not reachable yet, and declares the whole topology of the
-// service — every queue, binding and the dead-letter queue — before it
-// returns. A message published to a topic exchange with no bound queue is
-// silently dropped, so nothing may be published before this has run.
+// Connect opens the broker connections and checks that the service's queues
+// and its dead-letter queue exist, waiting (with backoff, until ctx ends)
+// while RabbitMQ is not reachable or its topology not declared yet
+// (DeclareTopology). A message published to a topic exchange with no bound
+// queue is silently dropped, so no service may publish before the whole
+// topology exists; once a service's own queues are there, all are.
 func Connect(ctx context.Context, cfg Config, subs []Subscription, log *slog.Logger) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	wlog := WatermillLogger(log, "amqp")
-	topo := newTopology(cfg, subs)
-	events := watermillConfig(cfg, EventsExchange, "topic", topo)
-	deadLetters := watermillConfig(cfg, DeadLetterExchange, "direct", topo)
+	events := watermillConfig(cfg, EventsExchange, "topic")
+	deadLetters := watermillConfig(cfg, DeadLetterExchange, "direct")
 
 	b := &Broker{cfg: cfg, subs: subs}
 	steps := []func() error{
 		func() (err error) { b.Publisher, err = wamqp.NewPublisher(events, wlog); return },
 		func() (err error) { b.DeadLetterPublisher, err = wamqp.NewPublisher(deadLetters, wlog); return },
 		func() (err error) { b.Subscriber, err = wamqp.NewSubscriber(events, wlog); return },
-		func() error { return b.declare(deadLetters, wlog) },
+		func() error { return b.check(deadLetters, wlog) },
 	}
 	for _, step := range steps {
-		if err := retryUntilUp(ctx, log, step); err != nil {
+		if err := UntilUp(ctx, log, step); err != nil {
 			b.Close()
 			return nil, err
 		}
@@ -52,14 +52,14 @@ func Connect(ctx context.Context, cfg Config, subs []Subscription, log *slog.Log
 	return b, nil
 }
 
-func (b *Broker) declare(deadLetters wamqp.Config, wlog watermill.LoggerAdapter) error {
+func (b *Broker) check(deadLetters wamqp.Config, wlog watermill.LoggerAdapter) error {
 	for _, s := range b.subs {
 		if err := b.Subscriber.SubscribeInitialize(s.Queue); err != nil {
-			return fmt.Errorf("declare %s: %w", s.Queue, err)
+			return fmt.Errorf("queue %s: %w", s.Queue, err)
 		}
 	}
 	// The dead-letter queue lives on another exchange; a short-lived
-	// subscriber declares it.
+	// subscriber checks it.
 	dl, err := wamqp.NewSubscriber(deadLetters, wlog)
 	if err != nil {
 		return err
@@ -68,13 +68,17 @@ func (b *Broker) declare(deadLetters wamqp.Config, wlog watermill.LoggerAdapter)
 	return dl.SubscribeInitialize(DeadLetterQueue(b.cfg.Service))
 }
 
-// retryUntilUp runs step until it succeeds or ctx ends: at start-up the broker
-// may simply not be up yet (compose starts everything at once).
-func retryUntilUp(ctx context.Context, log *slog.Logger, step func() error) error {
+// UntilUp runs step until it succeeds, fails for good (an error marked
+// Permanent), or ctx ends: at start-up the broker may simply not be up yet
+// (compose starts everything at once), or its topology not declared yet.
+func UntilUp(ctx context.Context, log *slog.Logger, step func() error) error {
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := step()
+		if IsPermanent(err) {
+			return struct{}{}, backoff.Permanent(err)
+		}
 		if err != nil {
-			log.WarnContext(ctx, "RabbitMQ not reachable yet, retrying", "error", err)
+			log.WarnContext(ctx, "RabbitMQ not reachable or its topology not declared yet, retrying", "error", err)
 		}
 		return struct{}{}, err
 	}, backoff.WithBackOff(&backoff.ExponentialBackOff{

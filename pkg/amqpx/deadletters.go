@@ -7,6 +7,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/expenseflow/expenseflow/pkg/events"
 )
 
 // DeadLetter is one message waiting in a service's dead-letter queue: the
@@ -142,7 +144,7 @@ func republish(ctx context.Context, ch *amqp.Channel, l DeadLetter) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	confirm, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", l.FromQueue, false, false, amqp.Publishing{
-		MessageId: l.MessageID, ContentType: "application/json", DeliveryMode: amqp.Persistent,
+		MessageId: l.MessageID, ContentType: events.CloudEventsJSON, DeliveryMode: amqp.Persistent,
 		Headers: headers, Body: l.Body,
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/expenseflow/expenseflow/pkg/events"
 )
 
 // marshaler is watermill-amqp's default marshaler made total: Unmarshal never
@@ -22,7 +24,7 @@ var base = wamqp.DefaultMarshaler{}
 func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 	p, err := base.Marshal(msg)
 	p.MessageId = msg.UUID
-	p.ContentType = "application/json"
+	p.ContentType = events.CloudEventsJSON
 	return p, err
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/correlation"
 	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/postgres"
 )
 
 // Metadata keys added to a dead letter, next to the original headers.
@@ -43,25 +44,38 @@ type permanentError struct{ error }
 func (p permanentError) Unwrap() error { return p.error }
 
 // IsPermanent reports whether retrying err cannot help: it was marked
-// Permanent, the event is undecodable, or the data breaks a rule.
+// Permanent, the event is undecodable, the data breaks a rule, or the
+// database refused the data itself (a NUL character, a number out of
+// range: postgres.Classify).
 func IsPermanent(err error) bool {
 	var p permanentError
-	return errors.As(err, &p) || errors.Is(err, events.ErrUndecodable) || apperr.KindOf(err) == apperr.Invalid
+	return errors.As(err, &p) || errors.Is(err, events.ErrUndecodable) || apperr.KindOf(postgres.Classify(err)) == apperr.Invalid
 }
+
+// errShutdown wraps what a handler returned while the service was shutting
+// down: the message goes back to its queue (nack), never to the dead-letter
+// queue, whatever the error says.
+type errShutdown struct{ error }
+
+func (e errShutdown) Unwrap() error { return e.error }
 
 // Router is a Watermill router for a service's consumers.
 type Router struct {
 	*message.Router
-	broker *Broker
-	log    *slog.Logger
-	tracer trace.Tracer
+	broker  *Broker
+	log     *slog.Logger
+	tracer  trace.Tracer
+	timeout time.Duration
 }
 
 // NewRouter returns a router whose handlers share the middleware chain
 // described in the package comment. Each delivery gets a consumer span from
 // tp; reg gets the dead-letter counter.
 func NewRouter(b *Broker, log *slog.Logger, tp trace.TracerProvider, reg prometheus.Registerer) (*Router, error) {
-	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, WatermillLogger(log, "router"))
+	// On close the router stops consuming and waits for the messages in
+	// hand: each finishes within its handler timeout (its context is not
+	// cancelled by the shutdown), or is returned to its queue.
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: b.cfg.HandlerTimeout + 5*time.Second}, WatermillLogger(log, "router"))
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +85,8 @@ func NewRouter(b *Broker, log *slog.Logger, tp trace.TracerProvider, reg prometh
 	if err := reg.Register(deadLetters); err != nil {
 		return nil, err
 	}
-	deadLetter, err := middleware.PoisonQueue(countingPublisher{b.DeadLetterPublisher, deadLetters}, DeadLetterQueue(b.cfg.Service))
+	deadLetter, err := middleware.PoisonQueueWithFilter(countingPublisher{b.DeadLetterPublisher, deadLetters}, DeadLetterQueue(b.cfg.Service),
+		func(err error) bool { return !errors.As(err, &errShutdown{}) })
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +102,8 @@ func NewRouter(b *Broker, log *slog.Logger, tp trace.TracerProvider, reg prometh
 	// ordinary error that retry and dead-lettering then see. Placed outermost,
 	// a panic would skip both, the message would be nacked, requeued at once
 	// and panic again — forever (our own test caught exactly that).
-	r.AddMiddleware(deadLetter, stampFailure(log), retry.Middleware, middleware.Recoverer)
-	return &Router{Router: r, broker: b, log: log, tracer: tp.Tracer("github.com/expenseflow/expenseflow/pkg/amqpx")}, nil
+	r.AddMiddleware(deadLetter, stampFailure(log), returnOnShutdown, retry.Middleware, middleware.Recoverer)
+	return &Router{Router: r, broker: b, log: log, tracer: tp.Tracer("github.com/expenseflow/expenseflow/pkg/amqpx"), timeout: b.cfg.HandlerTimeout}, nil
 }
 
 // Handle consumes the subscription's queue with h under the given handler
@@ -124,6 +139,10 @@ func (r *Router) HandleEnvelope(handlerName string, sub Subscription, h func(ctx
 				attribute.String("cloudevents.event_type", env.Type)))
 		defer func() { EndSpan(span, err) }()
 		ctx = correlation.With(ctx, correlation.IDs{CorrelationID: env.CorrelationID, CausationID: env.ID})
+		// The handler's context outlives a shutdown (the message in hand is
+		// finished, not abandoned halfway) but not its own timeout.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+		defer cancel()
 		return h(ctx, env, msg.Payload)
 	})
 }
@@ -154,12 +173,31 @@ func (p countingPublisher) Publish(topic string, msgs ...*message.Message) error
 	return nil
 }
 
+// returnOnShutdown marks a failure as the shutdown's when the message's
+// context has ended (the subscriber is closing): the dead-letter middleware
+// then lets it through as an error, and the router nacks the message back
+// to its queue, where the next instance, or this one restarted, takes it.
+func returnOnShutdown(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && msg.Context().Err() != nil {
+			return out, errShutdown{err}
+		}
+		return out, err
+	}
+}
+
 // stampFailure records when and why a message finally failed, once retries
 // are exhausted, and logs it: this is the one log line per dead letter.
 func stampFailure(log *slog.Logger) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
+			if errors.As(err, &errShutdown{}) {
+				log.InfoContext(msg.Context(), "shutting down: message returned to its queue",
+					"handler", message.HandlerNameFromCtx(msg.Context()), "message_id", msg.UUID)
+				return out, err
+			}
 			if err != nil {
 				msg.Metadata.Set(DeadLetterTimeKey, time.Now().UTC().Format(time.RFC3339Nano))
 				log.ErrorContext(msg.Context(), "message failed for good, sending it to the dead-letter queue",

@@ -1,68 +1,170 @@
 package amqpx
 
 import (
-	"time"
-
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// topology declares our exchanges, queues and bindings. It replaces
-// watermill-amqp's default builder, which binds one routing key per queue and
-// declares nothing about queue type or dead-lettering. Watermill calls it on
-// every subscribe and reconnect; declarations are idempotent as long as the
-// arguments do not change.
-type topology struct {
-	bindings  map[string][]string // queue -> routing-key patterns
-	queueArgs amqp.Table
-}
+// Topology is every queue of the system, by the service that consumes it.
+// It is declared once per vhost, by DeclareTopology, before any service
+// runs: a message published to an exchange with no queue bound yet is
+// dropped, so a service that started first would otherwise lose every event
+// meant for the services that had not (docs/adr/0012-topology-declared-up-front.md).
+type Topology map[string][]Subscription
 
-func newTopology(cfg Config, subs []Subscription) *topology {
-	t := &topology{bindings: map[string][]string{}, queueArgs: amqp.Table{
-		"x-queue-type": cfg.QueueType,
-		// Broker-side safety net: a message the broker itself dead-letters
-		// (rejected without requeue, or over a quorum queue's delivery limit)
-		// lands in our dead-letter queue instead of being dropped.
-		"x-dead-letter-exchange":    DeadLetterExchange,
-		"x-dead-letter-routing-key": DeadLetterQueue(cfg.Service),
-	}}
-	for _, s := range subs {
-		t.bindings[s.Queue] = s.Patterns
+// DeclareTopology declares, idempotently, the exchanges, every queue and
+// binding of topo, each service's dead-letter queue, and the queue that keeps
+// what no queue was bound to. The arguments of an existing exchange or queue
+// cannot change: RabbitMQ refuses a declaration that differs (406), which is
+// reported, never papered over.
+func DeclareTopology(url, queueType string, topo Topology) (err error) {
+	if queueType != QueueClassic && queueType != QueueQuorum {
+		return fmt.Errorf("amqp: queue type %q is neither %q nor %q", queueType, QueueClassic, QueueQuorum)
 	}
-	dlq := DeadLetterQueue(cfg.Service)
-	t.bindings[dlq] = []string{dlq}
-	return t
-}
-
-func (t *topology) ExchangeDeclare(ch *amqp.Channel, name string, cfg wamqp.Config) error {
-	return ch.ExchangeDeclare(name, cfg.Exchange.Type, true, false, false, false, nil)
-}
-
-func (t *topology) BuildTopology(ch *amqp.Channel, p wamqp.BuildTopologyParams, cfg wamqp.Config, _ watermill.LoggerAdapter) error {
-	patterns, ok := t.bindings[p.QueueName]
-	if !ok {
-		return fmt.Errorf("queue %q is not in this service's topology", p.QueueName)
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		return err
 	}
-	if err := t.ExchangeDeclare(ch, p.ExchangeName, cfg); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", p.ExchangeName, err)
+	defer func() { err = errors.Join(err, ignoreClosed(conn.Close())) }()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
 	}
-	args := t.queueArgs
-	if p.ExchangeName == DeadLetterExchange {
-		// The dead-letter queue does not dead-letter into itself.
-		args = amqp.Table{"x-queue-type": t.queueArgs["x-queue-type"]}
+	unrouted := amqp.Table{"alternate-exchange": UnroutedExchange}
+	steps := []func() error{
+		// What an exchange cannot route goes to its alternate exchange and
+		// from there to one queue someone can look at, instead of vanishing.
+		func() error {
+			return ch.ExchangeDeclare(UnroutedExchange, amqp.ExchangeFanout, true, false, false, false, nil)
+		},
+		func() error {
+			return declareQueue(ch, UnroutedQueue, UnroutedExchange, []string{""}, dormantQueueArgs(queueType))
+		},
+		func() error {
+			return ch.ExchangeDeclare(EventsExchange, amqp.ExchangeTopic, true, false, false, false, unrouted)
+		},
+		func() error {
+			return ch.ExchangeDeclare(CommandsExchange, amqp.ExchangeDirect, true, false, false, false, unrouted)
+		},
+		func() error {
+			return ch.ExchangeDeclare(DeadLetterExchange, amqp.ExchangeDirect, true, false, false, false, nil)
+		},
 	}
-	if _, err := ch.QueueDeclare(p.QueueName, true, false, false, false, args); err != nil {
-		return fmt.Errorf("declare queue %s: %w", p.QueueName, err)
+	for service, subs := range topo {
+		for _, s := range subs {
+			steps = append(steps, func() error {
+				return declareQueue(ch, s.Queue, EventsExchange, s.Patterns, workQueueArgs(queueType, service))
+			})
+		}
+		dlq := DeadLetterQueue(service)
+		steps = append(steps, func() error {
+			return declareQueue(ch, dlq, DeadLetterExchange, []string{dlq}, dormantQueueArgs(queueType))
+		})
 	}
-	for _, pattern := range patterns {
-		if err := ch.QueueBind(p.QueueName, pattern, p.ExchangeName, false, nil); err != nil {
-			return fmt.Errorf("bind %s to %s: %w", p.QueueName, pattern, err)
+	for _, step := range steps {
+		if err := step(); err != nil && !errors.Is(err, amqp.ErrClosed) {
+			// The broker answered and refused (e.g. 406, arguments that
+			// differ from an existing queue's): trying again cannot help.
+			return Permanent(err)
+		} else if err != nil {
+			return err // the connection went away: worth another try
 		}
 	}
 	return nil
+}
+
+func declareQueue(ch *amqp.Channel, queue, exchange string, patterns []string, args amqp.Table) error {
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, args); err != nil {
+		return fmt.Errorf("declare queue %s: %w", queue, err)
+	}
+	for _, pattern := range patterns {
+		if err := ch.QueueBind(queue, pattern, exchange, false, nil); err != nil {
+			return fmt.Errorf("bind %s to %s with %q: %w", queue, exchange, pattern, err)
+		}
+	}
+	return nil
+}
+
+// quorumDeliveryLimit is how often a quorum queue hands out one message
+// before giving up on it. Our consumers retry in-process and dead-letter a
+// message themselves, so a message returned this often is one that kills
+// its consumer (a crash loop): the broker then dead-letters it to the
+// service's dead-letter queue. Set here because RabbitMQ 4 otherwise applies
+// 20 and, with no dead-letter exchange, drops the message.
+const quorumDeliveryLimit = 20
+
+// dormantDeliveryLimit is the delivery limit of queues whose messages wait
+// for a person (dead letters, unrouted events): every browse of the queue
+// is a delivery, and a letter must never be dropped for being looked at.
+const dormantDeliveryLimit = 1_000_000
+
+// workQueueArgs are a consuming queue's arguments: what the broker itself
+// gives up on (rejected without requeue, over the delivery limit) goes to
+// the service's dead-letter queue instead of being dropped.
+func workQueueArgs(queueType, service string) amqp.Table {
+	args := amqp.Table{
+		"x-queue-type":              queueType,
+		"x-dead-letter-exchange":    DeadLetterExchange,
+		"x-dead-letter-routing-key": DeadLetterQueue(service),
+	}
+	if queueType == QueueQuorum {
+		args["x-delivery-limit"] = quorumDeliveryLimit
+	}
+	return args
+}
+
+// dormantQueueArgs are the arguments of a queue people read: it dead-letters
+// nowhere (not into itself) and never drops a message for its deliveries.
+func dormantQueueArgs(queueType string) amqp.Table {
+	args := amqp.Table{"x-queue-type": queueType}
+	if queueType == QueueQuorum {
+		args["x-delivery-limit"] = dormantDeliveryLimit
+	}
+	return args
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, amqp.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// ErrTopologyMissing is returned (wrapped) while a queue or exchange a
+// service needs has not been declared yet: the broker setup has not run.
+var ErrTopologyMissing = errors.New("the broker topology is not declared yet: run `brokersetup` for this vhost (make run and docker compose do)")
+
+// checkTopology is the services' topology builder: it declares nothing and
+// only checks, passively, that the exchanges and queues it uses exist. A
+// service never declares the topology itself: one place does, with one set
+// of arguments, and a service's broker user needs no configure permission.
+// Watermill calls it on every subscribe, every first publish to an exchange,
+// and after every reconnect.
+type checkTopology struct{}
+
+func (checkTopology) ExchangeDeclare(ch *amqp.Channel, name string, _ wamqp.Config) error {
+	return missing(ch.ExchangeDeclarePassive(name, "", true, false, false, false, nil))
+}
+
+func (t checkTopology) BuildTopology(ch *amqp.Channel, p wamqp.BuildTopologyParams, cfg wamqp.Config, _ watermill.LoggerAdapter) error {
+	if err := t.ExchangeDeclare(ch, p.ExchangeName, cfg); err != nil {
+		return err
+	}
+	_, err := ch.QueueDeclarePassive(p.QueueName, true, false, false, false, nil)
+	return missing(err)
+}
+
+func missing(err error) error {
+	var amqpErr *amqp.Error
+	if errors.As(err, &amqpErr) && amqpErr.Code == amqp.NotFound {
+		return fmt.Errorf("%w (%s)", ErrTopologyMissing, amqpErr.Reason)
+	}
+	return err
 }
 
 // reconnect is how often a lost connection is tried again: watermill-amqp's
@@ -80,7 +182,7 @@ func reconnect() *wamqp.ReconnectConfig {
 // watermillConfig is the watermill-amqp configuration for one exchange:
 // the topic passed to Publish is the routing key, the topic passed to
 // Subscribe is the queue name.
-func watermillConfig(cfg Config, exchange, kind string, topo *topology) wamqp.Config {
+func watermillConfig(cfg Config, exchange, kind string) wamqp.Config {
 	identity := func(topic string) string { return topic }
 	return wamqp.Config{
 		Connection: wamqp.ConnectionConfig{AmqpURI: cfg.URL, Reconnect: reconnect()},
@@ -94,6 +196,6 @@ func watermillConfig(cfg Config, exchange, kind string, topo *topology) wamqp.Co
 			ChannelPoolSize:    cfg.PublishChannels,
 		},
 		Consume:         wamqp.ConsumeConfig{Qos: wamqp.QosConfig{PrefetchCount: cfg.Prefetch}, Consumer: cfg.Service},
-		TopologyBuilder: topo,
+		TopologyBuilder: checkTopology{},
 	}
 }

@@ -98,6 +98,9 @@ func checkEnvelope(e Envelope) error {
 			if e.Time.IsZero() {
 				return errors.New("time: required")
 			}
+			if e.Sequence < 1 {
+				return errors.New("sequence: required, at least 1")
+			}
 			if len(e.Data) == 0 || string(e.Data) == "null" {
 				return errors.New("data: required")
 			}

@@ -3,6 +3,8 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,6 +43,12 @@ type Payload interface {
 	Validate() error
 }
 
+// CloudEventsJSON is the AMQP content-type of every event on the bus: a
+// CloudEvent in structured mode (the whole envelope is the body), as the
+// CloudEvents AMQP binding names it, so a generic CloudEvents consumer reads
+// the attributes from the body and not from AMQP properties.
+const CloudEventsJSON = "application/cloudevents+json"
+
 // Meta is everything about an event that is not its payload: who emits it,
 // when, at which aggregate version, and which flow it belongs to.
 type Meta struct {
@@ -59,8 +67,8 @@ func New(p Payload, m Meta) (Envelope, error) {
 	if err := p.Validate(); err != nil {
 		return Envelope{}, fmt.Errorf("%s: %w", p.EventType(), err)
 	}
-	if m.ID == "" || m.Source == "" || m.Time.IsZero() {
-		return Envelope{}, fmt.Errorf("%s: id, source and time are required", p.EventType())
+	if m.ID == "" || m.Source == "" || m.Time.IsZero() || m.Sequence < 1 {
+		return Envelope{}, fmt.Errorf("%s: id, source, time and a sequence of at least 1 are required", p.EventType())
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
@@ -81,6 +89,64 @@ func New(p Payload, m Meta) (Envelope, error) {
 		TraceParent:     m.TraceParent,
 		Data:            data,
 	}, nil
+}
+
+// The sequence attribute is the CloudEvents Sequence extension, which is a
+// string compared lexicographically: a generic consumer orders "10" before
+// "9". So the aggregate version goes on the wire as a decimal zero-padded to
+// sequenceDigits (the width of the largest int64), which orders the same as
+// the number. Events published before this rule carry a JSON integer; they
+// keep decoding (parseSequence upcasts them). Inside Go it is an int64.
+const sequenceDigits = 19
+
+// MarshalJSON writes e with its sequence as the padded string.
+func (e Envelope) MarshalJSON() ([]byte, error) {
+	type attributes Envelope // without these methods
+	return json.Marshal(struct {
+		attributes
+		Sequence string `json:"sequence"` // shadows the embedded int64
+	}{attributes(e), fmt.Sprintf("%0*d", sequenceDigits, e.Sequence)})
+}
+
+// UnmarshalJSON reads an envelope whose sequence is a string of digits, or
+// the JSON integer of earlier events.
+func (e *Envelope) UnmarshalJSON(b []byte) error {
+	type attributes Envelope
+	w := struct {
+		*attributes
+		Sequence json.RawMessage `json:"sequence"`
+	}{attributes: (*attributes)(e)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	seq, err := parseSequence(w.Sequence)
+	if err != nil {
+		return fmt.Errorf("sequence: %w", err)
+	}
+	e.Sequence = seq
+	return nil
+}
+
+func parseSequence(raw json.RawMessage) (int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil // absent: checkEnvelope reports it
+	}
+	var digits string
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &digits); err != nil {
+			return 0, err
+		}
+		if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+			return 0, fmt.Errorf("%q is not a string of decimal digits", digits)
+		}
+	} else {
+		digits = string(raw) // an integer, as events before the string form carry
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s is not a whole number in range", raw)
+	}
+	return n, nil
 }
 
 // SchemaURI is the dataschema attribute for an event type.

@@ -112,6 +112,56 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
+// TestIntegerSequencesStillDecode: events published before the sequence
+// became a CloudEvents string carry a JSON integer. Those copies of the
+// fixtures validate and decode forever, to the same event as the new form.
+func TestIntegerSequencesStillDecode(t *testing.T) {
+	for _, p := range payloads {
+		eventType := p.EventType()
+		old := readFile(t, "testdata/integer-sequence/"+eventType+".json")
+		if err := events.ValidateSchema(old); err != nil {
+			t.Fatalf("%s: an integer sequence breaks the schema: %v", eventType, err)
+		}
+		was, err := events.Decode(old)
+		if err != nil {
+			t.Fatalf("%s: no longer decodes: %v", eventType, err)
+		}
+		now, err := events.Decode(readFile(t, "testdata/fixtures/"+eventType+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if was.Sequence != now.Sequence || was.Sequence < 1 {
+			t.Errorf("%s: sequence %d from the integer, %d from the string", eventType, was.Sequence, now.Sequence)
+		}
+	}
+	for _, bad := range []string{`"12a"`, `""`, `-3`, `"99999999999999999999"`, `1.5`} {
+		body := strings.Replace(string(readFile(t, "testdata/fixtures/expense.approved.v1.json")), `"0000000000000000002"`, bad, 1)
+		if _, err := events.Decode([]byte(body)); err == nil {
+			t.Errorf("sequence %s decoded", bad)
+		}
+	}
+}
+
+// TestSequenceOrdersAsAString: the reason for the padding.
+func TestSequenceOrdersAsAString(t *testing.T) {
+	wire := func(seq int64) string {
+		env, err := events.New(events.ExpenseWithdrawnV1{ExpenseID: "e", EmployeeID: "alice", WithdrawnAt: time.Now()},
+			events.Meta{ID: "i", Source: "approval", Time: time.Now(), Sequence: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := events.Encode(env)
+		var attrs struct{ Sequence string }
+		if err := json.Unmarshal(b, &attrs); err != nil {
+			t.Fatal(err)
+		}
+		return attrs.Sequence
+	}
+	if nine, ten := wire(9), wire(10); nine >= ten {
+		t.Fatalf("%q does not order before %q", nine, ten)
+	}
+}
+
 // The schemas and the Go structs describe the same fields. The rule: every
 // json-tagged field is a schema property of the matching JSON type; it is
 // required unless its tag says omitempty/omitzero (encoding/json always
@@ -157,6 +207,15 @@ func matchFields(t *testing.T, where string, typ reflect.Type, schema map[string
 		optional := slices.ContainsFunc(strings.Split(opts, ","), func(o string) bool { return o == "omitempty" || o == "omitzero" })
 		if required[name] == optional {
 			t.Errorf("%s: %q is required=%v in the schema but its tag is %q", where, name, required[name], f.Tag.Get("json"))
+		}
+		if where == "envelope.json" && name == "sequence" {
+			// Envelope.MarshalJSON writes it as a zero-padded string; the
+			// integer of older events stays valid.
+			alts := asSlice(prop["oneOf"])
+			if len(alts) != 2 || alts[0].(map[string]any)["type"] != "string" || alts[1].(map[string]any)["type"] != "integer" {
+				t.Errorf("envelope.json: sequence must be oneOf a string (written now) and an integer (older events), got %v", prop)
+			}
+			continue
 		}
 		if want := jsonType(f.Type); prop["type"] != want {
 			t.Errorf("%s: %q has type %v in the schema, the Go type %s wants %q", where, name, prop["type"], f.Type, want)

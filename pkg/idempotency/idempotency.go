@@ -2,19 +2,30 @@
 // endpoints: the same key with the same request gets the same response and
 // no second effect; the same key with another request gets 422.
 //
-// How: before the handler runs, the key is claimed by inserting a row
-// (caller, key, hash of method, path and body) in its own committed
-// transaction; the primary key lets exactly one of several concurrent
-// requests claim it. After the handler, the response is stored on the row,
-// and later requests with the key get it replayed. A 5xx response releases
-// the key, so the client can retry.
+// How: one transaction holds the whole command. It claims the key by
+// inserting a row (caller, key, hash of method, path and body), runs the
+// handler with that transaction in the request context (stores join it
+// through postgres.Transaction), stores the response on the row, and
+// commits; only then is the response sent. So the key, the state change,
+// its events and the response commit together or not at all
+// (docs/adr/0013-idempotency-in-the-command-transaction.md):
+//   - a crash at any moment leaves either nothing (the client's retry runs
+//     the command) or the whole command with its response (the retry gets
+//     that response, Location header included);
+//   - a concurrent request with the same key waits on the row's primary key
+//     until the first commits, then gets its response;
+//   - a 5xx or a panic rolls everything back and so releases the key;
+//   - a 4xx keeps no effect of the handler (a savepoint is rolled back) but
+//     is stored, so a retry gets the same refusal.
 //
-// Trade-off: the claim and the command's own transaction are separate. If
-// the process dies after the command committed but before the response was
-// stored, the key stays "in progress" (409) until it expires: the client
-// cannot get the original response, but there is never a second effect,
-// which is the promise that matters. Keys expire after a TTL and are then
-// forgotten.
+// A command that must not run inside one transaction (it calls something
+// outside its database, like the payout batch and its payment gateway) is
+// registered with OwnTransactions: its key is claimed and answered in short
+// transactions of their own around it. A crash in between leaves that key
+// "in progress" (409) until it expires; such a command must be safe to run
+// again under a new key, as a payout batch is.
+//
+// Keys expire after a TTL and are then forgotten.
 package idempotency
 
 import (
@@ -52,16 +63,22 @@ var Migrations = postgres.EmbeddedMigrations("idempotency", migrationFiles, "mig
 
 // Keys stores idempotency keys in a service's database.
 type Keys struct {
-	db  *gorm.DB
-	ttl time.Duration
-	now func() time.Time
-	log *slog.Logger
+	db    *gorm.DB
+	ttl   time.Duration
+	now   func() time.Time
+	log   *slog.Logger
+	apart map[string]bool // "METHOD /full/path" of routes that run their own transactions
 }
 
 // New returns a key store whose keys live for ttl.
 func New(db *gorm.DB, ttl time.Duration, now func() time.Time, log *slog.Logger) *Keys {
-	return &Keys{db: db, ttl: ttl, now: now, log: log}
+	return &Keys{db: db, ttl: ttl, now: now, log: log, apart: map[string]bool{}}
 }
+
+// OwnTransactions marks the route method fullPath (gin's syntax, e.g.
+// "/v1/payouts") as a command that must not run inside the key's
+// transaction; see the package comment. Call it while wiring, before serving.
+func (k *Keys) OwnTransactions(method, fullPath string) { k.apart[method+" "+fullPath] = true }
 
 type keyRow struct {
 	Principal   string `gorm:"primaryKey"`
@@ -69,6 +86,7 @@ type keyRow struct {
 	RequestHash string
 	Status      *int
 	ContentType string
+	Location    string
 	Body        []byte
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 	ExpiresAt   time.Time
@@ -97,65 +115,143 @@ func (k *Keys) Middleware() gin.HandlerFunc {
 			return
 		}
 		c.Request.Body = io.NopCloser(bytes.NewReader(body)) // the handler reads it again
-		caller := auth.PrincipalOf(c).UserID
-		hash := requestHash(c.Request.Method, c.Request.URL.Path, body)
-
-		ctx := c.Request.Context()
-		row, claimed, err := k.claim(ctx, caller, key, hash)
-		switch {
-		case err != nil:
-			httpx.WriteError(c, err)
-		case !claimed && row.RequestHash != hash:
-			httpx.WriteError(c, apperr.New(apperr.Invalid, "this Idempotency-Key was used with a different request"))
-		case !claimed && row.Status == nil:
-			httpx.WriteError(c, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is in progress"))
-		case !claimed:
-			c.Header(ReplayedHeader, "true")
-			c.Data(*row.Status, row.ContentType, row.Body)
-			c.Abort()
-		default:
-			rec := &recorder{ResponseWriter: c.Writer}
-			c.Writer = rec
-			c.Next()
-			k.finish(context.WithoutCancel(ctx), caller, key, rec)
+		claim := keyRow{Principal: auth.PrincipalOf(c).UserID, Key: key, RequestHash: requestHash(c.Request.Method, c.Request.URL.Path, body)}
+		if k.apart[c.Request.Method+" "+c.FullPath()] {
+			k.aroundCommand(c, claim)
+		} else {
+			k.inCommandTransaction(c, claim)
 		}
 	}
 }
 
-// claim inserts the key, or returns the row that already holds it. An
-// expired row is deleted first, so the key can be used afresh.
-func (k *Keys) claim(ctx context.Context, caller, key, hash string) (keyRow, bool, error) {
-	now := k.now()
-	db := k.db.WithContext(ctx)
-	if err := db.Where("principal = ? AND key = ? AND expires_at <= ?", caller, key, now).Delete(&keyRow{}).Error; err != nil {
-		return keyRow{}, false, err
+// inCommandTransaction runs the command and its key in one transaction and
+// sends the response only once it has committed.
+func (k *Keys) inCommandTransaction(c *gin.Context, claim keyRow) {
+	ctx := c.Request.Context()
+	tx := k.db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		httpx.WriteError(c, tx.Error)
+		return
 	}
-	row := keyRow{Principal: caller, Key: key, RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(k.ttl)}
-	res := db.Exec(`INSERT INTO idempotency_keys (principal, key, request_hash, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, row.Principal, row.Key, row.RequestHash, row.CreatedAt, row.ExpiresAt)
-	if res.Error != nil || res.RowsAffected == 1 {
-		return row, res.Error == nil, res.Error
+	out := &buffer{ResponseWriter: c.Writer}
+	committed := false
+	defer func() {
+		c.Writer = out.ResponseWriter // a panic's 500 goes to the client
+		if !committed {
+			tx.Rollback() // a 5xx, a panic, a failed commit: no effect, the key is free again
+		}
+	}()
+	held, claimed, err := k.claim(tx, claim)
+	if err != nil || !claimed {
+		k.answerFromRow(c, claim, held, err)
+		return
 	}
-	var existing keyRow
-	err := db.Take(&existing, "principal = ? AND key = ?", caller, key).Error
-	return existing, false, err
-}
-
-// finish stores the response to replay, or releases the key after a server
-// error so that a retry runs the command again.
-func (k *Keys) finish(ctx context.Context, caller, key string, rec *recorder) {
-	where := k.db.WithContext(ctx).Model(&keyRow{}).Where("principal = ? AND key = ?", caller, key)
-	var err error
-	if status := rec.Status(); status >= http.StatusInternalServerError {
-		err = where.Delete(&keyRow{}).Error
-	} else {
-		err = where.Updates(map[string]any{"status": status, "content_type": rec.Header().Get("Content-Type"), "body": rec.body.Bytes()}).Error
+	if err := tx.SavePoint("command").Error; err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.Writer = out
+	c.Request = c.Request.WithContext(postgres.WithTx(ctx, tx))
+	c.Next()
+	c.Writer = out.ResponseWriter
+	status := out.Status()
+	if status >= http.StatusInternalServerError {
+		out.send()
+		return
+	}
+	if status >= http.StatusMultipleChoices {
+		err = tx.RollbackTo("command").Error // refused: keep the answer, not what the handler did
+	}
+	if err == nil {
+		err = k.store(tx, claim, status, out.Header(), out.body.Bytes())
+	}
+	if err == nil {
+		err = tx.Commit().Error
 	}
 	if err != nil {
-		// The response is already on its way; the key stays "in progress"
-		// until it expires, which errs on the side of no second effect.
-		k.log.ErrorContext(ctx, "cannot store the response of an idempotent request", "error", err)
+		httpx.WriteError(c, err)
+		return
 	}
+	committed = true
+	out.send()
+}
+
+// aroundCommand claims the key and stores the response in short
+// transactions of their own, for commands that open theirs.
+func (k *Keys) aroundCommand(c *gin.Context, claim keyRow) {
+	ctx := c.Request.Context()
+	held, claimed, err := k.claim(k.db.WithContext(ctx), claim)
+	if err != nil || !claimed {
+		k.answerFromRow(c, claim, held, err)
+		return
+	}
+	rec := &recorder{ResponseWriter: c.Writer}
+	answered := false
+	defer func() {
+		// Deferred so that a panic releases the key as a 5xx does.
+		db := k.db.WithContext(context.WithoutCancel(ctx))
+		var err error
+		if status := rec.Status(); answered && status < http.StatusInternalServerError {
+			err = k.store(db, claim, status, rec.Header(), rec.body.Bytes())
+		} else {
+			err = db.Where("principal = ? AND key = ?", claim.Principal, claim.Key).Delete(&keyRow{}).Error
+		}
+		if err != nil {
+			// The response is on its way; the key stays "in progress" until
+			// it expires, which errs on the side of no second effect.
+			k.log.ErrorContext(ctx, "cannot store the response of an idempotent request", "error", err)
+		}
+	}()
+	c.Writer = rec
+	c.Next()
+	answered = true
+}
+
+// claim inserts the key, or takes over an expired one, in one statement; a
+// concurrent claim of the same key waits on the primary key until the
+// holder's transaction ends. It returns the row holding the key when the
+// claim is not ours.
+func (k *Keys) claim(db *gorm.DB, claim keyRow) (keyRow, bool, error) {
+	now := k.now()
+	res := db.Exec(`INSERT INTO idempotency_keys (principal, key, request_hash, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (principal, key) DO UPDATE
+		SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
+		    status = NULL, content_type = '', location = '', body = NULL
+		WHERE idempotency_keys.expires_at <= EXCLUDED.created_at`,
+		claim.Principal, claim.Key, claim.RequestHash, now, now.Add(k.ttl))
+	if res.Error != nil || res.RowsAffected == 1 {
+		return keyRow{}, res.Error == nil, res.Error
+	}
+	var held keyRow
+	err := db.Take(&held, "principal = ? AND key = ?", claim.Principal, claim.Key).Error
+	return held, false, err
+}
+
+// answerFromRow answers a request whose key is held already: with the stored
+// response, or why there is none.
+func (k *Keys) answerFromRow(c *gin.Context, claim, held keyRow, err error) {
+	switch {
+	case err != nil:
+		httpx.WriteError(c, err)
+	case held.RequestHash != claim.RequestHash:
+		httpx.WriteError(c, apperr.New(apperr.Invalid, "this Idempotency-Key was used with a different request"))
+	case held.Status == nil:
+		httpx.WriteError(c, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is in progress"))
+	default:
+		c.Header(ReplayedHeader, "true")
+		if held.Location != "" {
+			c.Header("Location", held.Location)
+		}
+		c.Data(*held.Status, held.ContentType, held.Body)
+		c.Abort()
+	}
+}
+
+func (k *Keys) store(db *gorm.DB, claim keyRow, status int, h http.Header, body []byte) error {
+	return db.Model(&keyRow{}).Where("principal = ? AND key = ?", claim.Principal, claim.Key).Updates(map[string]any{
+		"status": status, "content_type": h.Get("Content-Type"), "location": h.Get("Location"), "body": body,
+	}).Error
 }
 
 // Sweep deletes expired keys, to keep the table small (expired keys are
@@ -168,13 +264,48 @@ func (k *Keys) Sweep(ctx context.Context) (int64, error) {
 
 func requestHash(method, path string, body []byte) string {
 	h := sha256.New()
-	io.WriteString(h, method+" "+path+"\n")
+	h.Write([]byte(method + " " + path + "\n"))
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 func isSafe(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// buffer holds a response until the command's transaction has committed: a
+// client must never be told of an effect that was then rolled back.
+type buffer struct {
+	gin.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (b *buffer) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *buffer) WriteHeaderNow() { b.WriteHeader(http.StatusOK) }
+func (b *buffer) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+func (b *buffer) WriteString(s string) (int, error) { return b.Write([]byte(s)) }
+func (b *buffer) Written() bool                     { return b.status != 0 }
+func (b *buffer) Size() int                         { return b.body.Len() }
+func (b *buffer) Status() int {
+	if b.status == 0 {
+		return http.StatusOK
+	}
+	return b.status
+}
+
+// send writes the held response to the client. An error means the client
+// has gone: it will retry with the key and get the stored response.
+func (b *buffer) send() {
+	b.ResponseWriter.WriteHeader(b.Status())
+	_, _ = b.ResponseWriter.Write(b.body.Bytes())
 }
 
 // recorder keeps a copy of the response body while passing it through.

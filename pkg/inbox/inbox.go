@@ -42,3 +42,28 @@ func Once(ctx context.Context, db *gorm.DB, key Key, fn func(tx *gorm.DB) error)
 		return fn(tx)
 	})
 }
+
+// Position is where an event stands in the history of its aggregate: the
+// envelope's subject and sequence.
+type Position struct {
+	Subject  string
+	Sequence int64
+}
+
+// OnceIfNewer is Once for a consumer whose effect is right only for the
+// newest news about an aggregate (asking managers to review a claim that is
+// already decided is wrong): fn runs only if at.Sequence is above that of
+// every event of at.Subject this consumer has handled; an older or equal one
+// (late, reordered, re-published under a new id) is recorded and skipped.
+// The position moves in the same transaction as the effect.
+func OnceIfNewer(ctx context.Context, db *gorm.DB, key Key, at Position, fn func(tx *gorm.DB) error) error {
+	return Once(ctx, db, key, func(tx *gorm.DB) error {
+		res := tx.Exec(`INSERT INTO inbox_positions (consumer, subject, sequence) VALUES (?, ?, ?)
+			ON CONFLICT (consumer, subject) DO UPDATE SET sequence = EXCLUDED.sequence
+			WHERE inbox_positions.sequence < EXCLUDED.sequence`, key.Consumer, at.Subject, at.Sequence)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error // 0 rows: stale news, nothing to do
+		}
+		return fn(tx)
+	})
+}

@@ -17,17 +17,20 @@ import (
 // Config is the part of every service's configuration that the platform
 // uses. Services embed it in their own Config and add their knobs.
 type Config struct {
-	Service        string        `env:"-"`
-	HTTPAddr       string        `env:"HTTP_ADDR"`
-	DatabaseURL    string        `env:"DATABASE_URL"`
-	CreateDatabase bool          `env:"DATABASE_CREATE"` // create the database if missing (local runs)
-	AMQPURL        string        `env:"AMQP_URL" envDefault:"amqp://guest:guest@localhost:5672/"`
-	QueueType      string        `env:"AMQP_QUEUE_TYPE" envDefault:"classic"`
-	Prefetch       int           `env:"AMQP_PREFETCH" envDefault:"16"`
-	LogLevel       slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
-	LogOutput      io.Writer     `env:"-"` // standard output unless a test captures it
-	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
-	IdempotencyTTL time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
+	Service        string `env:"-"`
+	HTTPAddr       string `env:"HTTP_ADDR"`
+	DatabaseURL    string `env:"DATABASE_URL"`
+	CreateDatabase bool   `env:"DATABASE_CREATE"` // create the database if missing (local runs)
+	// DatabaseMaxConns caps the service's connection pool (see
+	// docs/production.md, "Database connections", for how to size it).
+	DatabaseMaxConns int           `env:"DATABASE_MAX_CONNS" envDefault:"10"`
+	AMQPURL          string        `env:"AMQP_URL" envDefault:"amqp://guest:guest@localhost:5672/"`
+	Prefetch         int           `env:"AMQP_PREFETCH" envDefault:"16"`
+	HandlerTimeout   time.Duration `env:"HANDLER_TIMEOUT" envDefault:"10s"` // one attempt at one message
+	LogLevel         slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	LogOutput        io.Writer     `env:"-"` // standard output unless a test captures it
+	ShutdownGrace    time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
+	IdempotencyTTL   time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
 	// OutboxRetention is how long published outbox rows are kept, and
 	// InboxRetention how long a handled event's inbox record is (it must
 	// outlast any redelivery or dead-letter replay still possible); 0 keeps
@@ -72,6 +75,9 @@ func (c Config) Validate() error {
 	if c.Service == "" || c.HTTPAddr == "" || c.DatabaseURL == "" {
 		errs = append(errs, errors.New("service name, HTTP_ADDR and DATABASE_URL are required"))
 	}
+	if c.DatabaseMaxConns < 4 {
+		errs = append(errs, errors.New("DATABASE_MAX_CONNS must be at least 4 (a consumer, the relay, a job and a request)"))
+	}
 	if c.IdempotencyTTL <= 0 {
 		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))
 	}
@@ -84,6 +90,6 @@ func (c Config) Validate() error {
 
 func (c Config) amqp() amqpx.Config {
 	a := amqpx.DefaultConfig(c.AMQPURL, c.Service)
-	a.QueueType, a.Prefetch = c.QueueType, c.Prefetch
+	a.Prefetch, a.HandlerTimeout = c.Prefetch, c.HandlerTimeout
 	return a
 }

@@ -44,6 +44,7 @@ const callerTraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 func TestOneTraceAcrossThreeServicesAndTheirMetrics(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	amqpURL, _ := testinfra.VHost(t, "observability")
+	testinfra.DeclareTopology(t, amqpURL, amqpx.QueueClassic, amqpx.Topology{"front": {frontSub}, "middle": {middleSub}, "back": {backSub}})
 	start := func(name string, spec platform.Spec) *platform.Platform {
 		t.Helper()
 		spec.Migrations = postgres.Migrations{Name: "stand_in", FS: fstest.MapFS{"1_none.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}}}

@@ -47,7 +47,8 @@ type Platform struct {
 	Broker  *amqpx.Broker
 	Router  *amqpx.Router
 	HTTP    *gin.Engine
-	API     *httpx.Routes // /v1, behind bearer-token authentication; each route names its authz action
+	API     *httpx.Routes     // /v1, behind bearer-token authentication; each route names its authz action
+	Keys    *idempotency.Keys // Idempotency-Key store of every /v1 command (see OwnTransactions)
 	Metrics *prometheus.Registry
 	Tracing trace.TracerProvider // no-op unless OTEL_* (or Config.TraceExporter) turns tracing on
 
@@ -84,6 +85,9 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	if p.DB, err = postgres.Open(ctx, cfg.DatabaseURL, p.Log); err != nil {
 		return nil, err
 	}
+	if err := postgres.LimitPool(p.DB, cfg.DatabaseMaxConns); err != nil {
+		return nil, err
+	}
 	sets := []postgres.Migrations{inbox.Migrations, idempotency.Migrations, spec.Migrations}
 	if spec.Publishes {
 		sets = append(sets, outbox.Migrations)
@@ -116,9 +120,9 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	dbReady := func(ctx context.Context) error { return postgres.Ping(ctx, p.DB) }
 	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, p.Tracing, dbReady, p.Broker.Ready)
 	// Every command under /v1 honours Idempotency-Key.
-	keys := idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
-	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), keys.Middleware()))
-	chores := p.housekeeping(keys, spec.Publishes)
+	p.Keys = idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
+	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), p.Keys.Middleware()))
+	chores := p.housekeeping(p.Keys, spec.Publishes)
 	p.Every(housekeepingEvery, func(ctx context.Context) { p.keepHouse(ctx, chores) })
 	if p.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, err
@@ -165,22 +169,33 @@ func (p *Platform) Every(interval time.Duration, tick func(ctx context.Context))
 }
 
 // Run serves until ctx ends or a part fails, then shuts down in order:
-// stop taking HTTP requests, let in-flight requests finish, stop the
-// consumers (each message in progress is finished and acked, the rest stay
-// in the queue), stop the relay, close broker and database connections.
+//
+//  1. stop taking work: the HTTP server stops accepting and lets requests
+//     in flight finish (SHUTDOWN_GRACE); the router stops consuming and lets
+//     each message in hand finish and be acked within its handler timeout,
+//     or returns it to its queue, never to the dead-letter queue (see
+//     amqpx.NewRouter); background jobs end their current step;
+//  2. then stop the outbox relay, so that the events those last requests
+//     and messages committed are usually on their way already (any left
+//     wait in the outbox for the next start);
+//  3. then close the broker connections and the database (Close).
 func (p *Platform) Run(ctx context.Context) error {
 	defer p.Close()
 	parent := ctx
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	failed, fail := context.WithCancelCause(context.Background())
+	defer fail(nil)
+	working, stopWorking := context.WithCancel(ctx)
+	relaying, stopRelaying := context.WithCancel(context.Background())
+	defer stopWorking()
+	defer stopRelaying()
 
-	var wg sync.WaitGroup
-	run := func(name string, fn func(context.Context) error) {
+	var work, relay sync.WaitGroup
+	run := func(wg *sync.WaitGroup, ctx context.Context, name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				cancel(fmt.Errorf("%s: %w", name, err))
+				fail(fmt.Errorf("%s: %w", name, err))
 			}
 		}()
 	}
@@ -195,26 +210,32 @@ func (p *Platform) Run(ctx context.Context) error {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    httpx.MaxHeaderBytes,
 	}
-	run("http", func(ctx context.Context) error {
+	run(&work, working, "http", func(ctx context.Context) error {
 		return httpx.Serve(ctx, srv, func() error { return srv.Serve(p.listener) }, p.Config.ShutdownGrace)
 	})
-	run("router", p.Router.Run)
-	if p.relay != nil {
-		run("outbox relay", p.relay.Run)
-	}
+	run(&work, working, "router", p.Router.Run)
 	for _, job := range p.jobs {
-		run("job", job)
+		run(&work, working, "job", job)
+	}
+	if p.relay != nil {
+		run(&relay, relaying, "outbox relay", p.relay.Run)
 	}
 	p.Log.Info("service started", "http_addr", p.Addr())
 
-	<-ctx.Done()
-	p.Log.Info("shutting down", "reason", context.Cause(ctx))
-	wg.Wait() // each part stops itself when ctx ends; Router.Run waits for its handlers
-	if parent.Err() != nil {
-		return nil // asked to stop: a clean shutdown
+	select {
+	case <-parent.Done():
+		p.Log.Info("shutting down", "reason", context.Cause(parent))
+	case <-failed.Done():
+		p.Log.Error("shutting down: a part failed", "error", context.Cause(failed))
 	}
-	return context.Cause(ctx) // a part failed
-
+	stopWorking()
+	work.Wait() // each part returns once its work in hand is done
+	stopRelaying()
+	relay.Wait()
+	if err := context.Cause(failed); err != nil {
+		return err // a part failed
+	}
+	return nil // asked to stop: a clean shutdown
 }
 
 // Close releases everything Start opened. Run calls it on return; call it

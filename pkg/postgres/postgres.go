@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,22 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*gorm.DB, error) {
 		}
 		return db, err
 	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(0))
+}
+
+// LimitPool caps db's pool at max connections, all of which may stay idle
+// for a while: an uncapped pool lets a burst open as many connections as
+// there are goroutines, and a few services at once exhaust the server's
+// max_connections. Work beyond the cap waits for a connection (bounded by
+// its context) instead of failing.
+func LimitPool(db *gorm.DB, max int) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	sqlDB.SetMaxOpenConns(max)
+	sqlDB.SetMaxIdleConns(max)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return nil
 }
 
 // Ping checks the connection (for /readyz).

@@ -49,11 +49,14 @@ func NewTap(t testing.TB, amqpURL, pattern string) *Tap {
 }
 
 // Events returns every event received so far, in arrival order. It fails the
-// test on one that does not decode: what a service publishes must honour the
-// contract.
+// test on one that does not decode or is not labelled a structured-mode
+// CloudEvent: what a service publishes must honour the contract.
 func (tp *Tap) Events() []events.Event {
 	tp.t.Helper()
 	for _, d := range drain(tp.t, tp.ch, tp.queue) {
+		if d.ContentType != events.CloudEventsJSON {
+			tp.t.Fatalf("published %s with content-type %q, want %q", d.MessageId, d.ContentType, events.CloudEventsJSON)
+		}
 		e, err := events.Decode(d.Body)
 		if err != nil {
 			tp.t.Fatalf("published an undecodable event %s: %v", d.MessageId, err)

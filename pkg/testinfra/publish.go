@@ -25,7 +25,7 @@ func Publish(t testing.TB, amqpURL, routingKey string, messageID string, bodies 
 	defer cancel()
 	for _, body := range bodies {
 		confirm, err := ch.PublishWithDeferredConfirmWithContext(ctx, amqpx.EventsExchange, routingKey, false, false, amqp.Publishing{
-			MessageId: messageID, ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body,
+			MessageId: messageID, ContentType: events.CloudEventsJSON, DeliveryMode: amqp.Persistent, Body: body,
 		})
 		if err != nil {
 			t.Fatalf("publish: %v", err)

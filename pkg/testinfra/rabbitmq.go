@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 )
 
 // VHost creates a fresh RabbitMQ virtual host, grants the test user every
@@ -107,4 +110,20 @@ func withUser(rawURL, user, pass string) string {
 	}
 	u.User = url.UserPassword(user, pass)
 	return u.String()
+}
+
+// Topology declares the whole expenseflow topology in the vhost at amqpURL,
+// as brokersetup does before a deployment's services start.
+func Topology(t testing.TB, amqpURL string) {
+	t.Helper()
+	DeclareTopology(t, amqpURL, amqpx.QueueClassic, topology.All)
+}
+
+// DeclareTopology declares topo (exchanges, queues, bindings, dead-letter
+// queues) in the vhost at amqpURL: tests of the plumbing use queues of their own.
+func DeclareTopology(t testing.TB, amqpURL, queueType string, topo amqpx.Topology) {
+	t.Helper()
+	if err := amqpx.DeclareTopology(amqpURL, queueType, topo); err != nil {
+		t.Fatalf("declare the RabbitMQ topology: %v", err)
+	}
 }

@@ -18,7 +18,8 @@ import (
 const JWTSecret = "test-secret-test-secret-test-secret-0123456789"
 
 // PlatformConfig returns the platform configuration of service for a
-// component test: a fresh database and vhost, an ephemeral port, quick retries.
+// component test: a fresh database and vhost (with the topology declared),
+// an ephemeral port, quick retries.
 func PlatformConfig(t testing.TB, service string) (platform.Config, *API) {
 	t.Helper()
 	// Start from the defaults the binary runs with (envDefault tags), so a
@@ -31,6 +32,7 @@ func PlatformConfig(t testing.TB, service string) (platform.Config, *API) {
 	cfg.DatabaseURL = Database(t, service)
 	var api *API
 	cfg.AMQPURL, api = VHost(t, service)
+	Topology(t, cfg.AMQPURL)
 	cfg.ShutdownGrace = 5 * time.Second // tests stop many services; do not wait 20 s each
 	cfg.JWT.Secret = JWTSecret
 	return cfg, api

@@ -10,14 +10,15 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 	"github.com/expenseflow/expenseflow/services/accounting/internal/app"
 )
 
 // Wire names: the queues and their bindings.
 var (
-	ExpenseApproved   = amqpx.Subscription{Queue: "accounting.expense-approved", Patterns: []string{"expense.approved.*"}}
-	ReimbursementPaid = amqpx.Subscription{Queue: "accounting.reimbursement-paid", Patterns: []string{"reimbursement.paid.*"}}
-	Subscriptions     = []amqpx.Subscription{ExpenseApproved, ReimbursementPaid}
+	ExpenseApproved   = topology.AccountingExpenseApproved
+	ReimbursementPaid = topology.AccountingReimbursementPaid
+	Subscriptions     = topology.All["accounting"]
 )
 
 // Wire names: the handlers, which are also the inbox consumer names.

@@ -30,10 +30,9 @@ type Views interface {
 	Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*View)) error
 	Get(ctx context.Context, id string) (View, error)
 	List(ctx context.Context, f ListFilter, limit int, afterID string) ([]View, error)
-	// Rebuild empties the read model and the projection's inbox records and
-	// runs replay against them, all in one transaction that commits only if
-	// replay succeeds.
-	Rebuild(ctx context.Context, consumer string, replay func(Rebuilding) error) error
+	// Rebuild starts an empty read model beside this one, for the
+	// projection consumer, to replay the history into and then Commit.
+	Rebuild(ctx context.Context, consumer string) (Rebuilding, error)
 }
 
 // App wires the use cases to their stores, clock and id source.

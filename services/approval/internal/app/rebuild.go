@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,56 +25,73 @@ type History interface {
 	Read(ctx context.Context, after int64, limit int) ([]events.Event, int64, error)
 }
 
-// Rebuilding is the read model during a rebuild: emptied, locked against the
-// live projection, inside one transaction.
+// Rebuilding is a new read model being built beside the live one, which
+// readers and the live projection keep using meanwhile.
 type Rebuilding interface {
-	Views
-	// Missing counts the events the projection had applied before the
-	// rebuild that have not been replayed yet.
-	Missing() int
+	Views // the new read model: Project applies a replayed event to it
+	// Commit replaces the live read model with the new one in one short
+	// transaction, if by then the replay has applied every event the live
+	// projection has; else it changes nothing and returns how many such
+	// events the replay still lacks.
+	Commit(ctx context.Context) (missing int, err error)
+	// Discard drops the new read model (after a Commit, nothing is left).
+	Discard(ctx context.Context) error
 }
 
-// RebuildProjection empties the read model and replays the whole history
-// through the same Project code the live consumer uses, in one transaction:
-// readers see the old table until the new one commits, and the live
-// consumer waits meanwhile (its events stay queued).
+// RebuildProjection builds a new read model from the whole history, through
+// the same Project code the live consumer uses, and swaps it in. The replay
+// runs one short transaction per event beside the live read model, which
+// readers and the live consumer keep using: no transaction stays open for
+// the replay's length, since one would hold back every outbox relay on the
+// server (docs/patterns/transactional-outbox.md). Only the swap locks the
+// live projection out, for a moment.
 //
 // The archive may lag behind the live projection by a moment (both consume
-// the same events independently). Committing a rebuild without an event the
-// live projection had applied would lose it for good — it was acked long
-// ago — so the rebuild keeps reading the archive until every such event has
-// been replayed, or gives up after wait without changing anything.
+// the same events independently). Swapping in a read model without an event
+// the live projection had applied would lose it for good — it was acked long
+// ago — so the rebuild keeps reading the archive until the swap finds every
+// such event replayed, or gives up after wait without changing anything.
 func (a *App) RebuildProjection(ctx context.Context, history History, wait time.Duration) (replayed int, err error) {
-	err = a.views.Rebuild(ctx, ProjectionName, func(views Rebuilding) error {
-		replay := &App{views: views}
-		deadline := time.Now().Add(wait)
-		var after int64
-		for {
-			evs, next, err := history.Read(ctx, after, feedPage)
-			if err != nil {
-				return err
-			}
-			for _, e := range evs {
-				if err := replay.Project(ctx, inbox.Key{Consumer: ProjectionName, EventID: e.ID}, e); err != nil {
-					return fmt.Errorf("replaying %s %s: %w", e.Type, e.ID, err)
-				}
-				replayed++
-			}
-			after = next
-			switch {
-			case len(evs) > 0:
-				continue
-			case views.Missing() == 0:
-				return nil
-			case time.Now().After(deadline):
-				return fmt.Errorf("the audit log still lacks %d events the projection had applied; it may be behind or down: nothing was changed, try again", views.Missing())
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(200 * time.Millisecond):
-			}
+	views, err := a.views.Rebuild(ctx, ProjectionName)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, views.Discard(context.WithoutCancel(ctx)))
 		}
-	})
-	return replayed, err
+	}()
+	replay := &App{views: views}
+	deadline := time.Now().Add(wait)
+	var after int64
+	for {
+		evs, next, err := history.Read(ctx, after, feedPage)
+		if err != nil {
+			return replayed, err
+		}
+		for _, e := range evs {
+			if err := replay.Project(ctx, inbox.Key{Consumer: ProjectionName, EventID: e.ID}, e); err != nil {
+				return replayed, fmt.Errorf("replaying %s %s: %w", e.Type, e.ID, err)
+			}
+			replayed++
+		}
+		after = next
+		if len(evs) > 0 {
+			continue
+		}
+		missing, err := views.Commit(ctx)
+		switch {
+		case err != nil:
+			return replayed, err
+		case missing == 0:
+			return replayed, nil
+		case time.Now().After(deadline):
+			return replayed, fmt.Errorf("the audit log still lacks %d events the projection had applied; it may be behind or down: nothing was changed, try again", missing)
+		}
+		select {
+		case <-ctx.Done():
+			return replayed, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -27,10 +27,11 @@ func (f *fakeArchive) Read(_ context.Context, after int64, limit int) ([]events.
 	return f.events[after:end], int64(end), nil
 }
 
-// fakeRebuilding records projected views in memory and which previously
-// applied events are still missing.
+// fakeRebuilding records projected views in memory, and which events the
+// live projection had applied that the replay has not.
 type fakeRebuilding struct {
 	Views
+	owner   *fakeViews
 	views   map[string]*View
 	missing map[string]bool
 }
@@ -44,26 +45,29 @@ func (f *fakeRebuilding) Project(_ context.Context, key inbox.Key, id string, ap
 	return nil
 }
 
-func (f *fakeRebuilding) Missing() int { return len(f.missing) }
+func (f *fakeRebuilding) Commit(context.Context) (int, error) {
+	if len(f.missing) == 0 {
+		f.owner.committed = f.views
+	}
+	return len(f.missing), nil
+}
 
-// fakeViews runs a rebuild against a fakeRebuilding and "commits" only if
-// the replay succeeded.
+func (f *fakeRebuilding) Discard(context.Context) error { f.owner.discarded = true; return nil }
+
+// fakeViews hands out a fakeRebuilding and records what it committed.
 type fakeViews struct {
 	Views
 	applied   []string // event ids the live projection had applied
 	committed map[string]*View
+	discarded bool
 }
 
-func (f *fakeViews) Rebuild(_ context.Context, _ string, replay func(Rebuilding) error) error {
-	r := &fakeRebuilding{views: map[string]*View{}, missing: map[string]bool{}}
+func (f *fakeViews) Rebuild(context.Context, string) (Rebuilding, error) {
+	r := &fakeRebuilding{owner: f, views: map[string]*View{}, missing: map[string]bool{}}
 	for _, id := range f.applied {
 		r.missing[id] = true
 	}
-	if err := replay(r); err != nil {
-		return err
-	}
-	f.committed = r.views
-	return nil
+	return r, nil
 }
 
 func withIDs(story []events.Event) []events.Event {
@@ -96,8 +100,8 @@ func TestRebuildGivesUpWithoutChangingAnything(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "lacks 2 events") {
 		t.Fatalf("want a refusal naming the 2 missing events, got %v", err)
 	}
-	if views.committed != nil {
-		t.Fatal("a failed rebuild committed")
+	if views.committed != nil || !views.discarded {
+		t.Fatal("a failed rebuild committed, or left its new read model behind")
 	}
 }
 

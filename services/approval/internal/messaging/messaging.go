@@ -8,14 +8,15 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 	"github.com/expenseflow/expenseflow/services/approval/internal/app"
 )
 
 // Wire names: queues, their bindings and the handler (also the inbox consumer).
 var (
-	ExpenseEvents       = amqpx.Subscription{Queue: "approval.expense-events", Patterns: []string{"expense.*.*"}}
-	ReimbursementEvents = amqpx.Subscription{Queue: "approval.reimbursement-events", Patterns: []string{"reimbursement.*.*"}}
-	Subscriptions       = []amqpx.Subscription{ExpenseEvents, ReimbursementEvents}
+	ExpenseEvents       = topology.ApprovalExpenseEvents
+	ReimbursementEvents = topology.ApprovalReimbursementEvents
+	Subscriptions       = topology.All["approval"]
 )
 
 // Register adds the projection's consumers to the router.

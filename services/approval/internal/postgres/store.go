@@ -54,7 +54,7 @@ func (expenseRow) TableName() string { return "expenses" }
 
 // Add inserts a new expense and its events in one transaction.
 func (s *Expenses) Add(ctx context.Context, e *domain.Expense, evs ...events.Envelope) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return postgres.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		row := toRow(e.Snapshot())
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -64,11 +64,32 @@ func (s *Expenses) Add(ctx context.Context, e *domain.Expense, evs ...events.Env
 }
 
 // Update applies change with optimistic concurrency: the row is written only
-// if its version is still the one that was read, so of two concurrent
-// decisions exactly one wins and the other gets a Conflict.
+// if its version is still the one that was read. When another writer got
+// there first, the expense is read again and change decides afresh on what
+// that writer left: two identical decisions then both succeed (the second
+// finds its decision made and changes nothing), two different ones give the
+// second a Conflict from the domain's rules, never a lost update.
 func (s *Expenses) Update(ctx context.Context, id string, change func(*domain.Expense) ([]events.Envelope, error)) (*domain.Expense, error) {
+	for attempt := 1; ; attempt++ {
+		e, err := s.update(ctx, id, change)
+		if !errors.Is(err, errChangedConcurrently) {
+			return e, err
+		}
+		if attempt == maxUpdateAttempts {
+			return nil, apperr.New(apperr.Conflict, "expense %s keeps being changed concurrently; reload and retry", id)
+		}
+	}
+}
+
+// maxUpdateAttempts bounds the re-reads of Update under contention: a claim
+// has a handful of legal transitions, so a few attempts settle any race.
+const maxUpdateAttempts = 5
+
+var errChangedConcurrently = errors.New("changed concurrently")
+
+func (s *Expenses) update(ctx context.Context, id string, change func(*domain.Expense) ([]events.Envelope, error)) (*domain.Expense, error) {
 	var e *domain.Expense
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := postgres.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		var row expenseRow
 		if err := tx.Take(&row, "id = ?", id).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -88,7 +109,7 @@ func (s *Expenses) Update(ctx context.Context, id string, change func(*domain.Ex
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return apperr.New(apperr.Conflict, "expense %s was changed concurrently; reload and retry", id)
+			return errChangedConcurrently
 		}
 		return outbox.Publish(ctx, tx, evs...)
 	})
@@ -113,11 +134,21 @@ func fromRow(r expenseRow) domain.Snapshot {
 	}
 }
 
-// Views is the read-model store.
-type Views struct{ db *gorm.DB }
+// Views is the read-model store: the expense_views table, or during a
+// rebuild the table that will replace it.
+type Views struct {
+	db    *gorm.DB
+	table string
+}
+
+// The live read model, and the one a rebuild fills beside it.
+const (
+	viewsTable   = "expense_views"
+	rebuildTable = "expense_views_rebuild"
+)
 
 // NewViews returns the read-model store on db.
-func NewViews(db *gorm.DB) *Views { return &Views{db: db} }
+func NewViews(db *gorm.DB) *Views { return &Views{db: db, table: viewsTable} }
 
 type viewRow struct {
 	ID              string `gorm:"primaryKey"`
@@ -147,73 +178,92 @@ func (viewRow) TableName() string { return "expense_views" }
 // event is skipped and a crash halfway leaves nothing behind.
 func (s *Views) Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*app.View)) error {
 	return inbox.Once(ctx, s.db, key, func(tx *gorm.DB) error {
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&viewRow{ID: expenseID}).Error; err != nil {
+		if err := tx.Table(s.table).Clauses(clause.OnConflict{DoNothing: true}).Create(&viewRow{ID: expenseID}).Error; err != nil {
 			return err
 		}
 		var row viewRow
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", expenseID).Error; err != nil {
+		if err := tx.Table(s.table).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", expenseID).Error; err != nil {
 			return err
 		}
 		v := row.view()
 		apply(&v)
 		next := fromView(v)
-		return tx.Select("*").Save(&next).Error
+		return tx.Table(s.table).Select("*").Save(&next).Error
 	})
 }
 
-// Rebuild runs replay against an emptied read model in one transaction.
-// It first locks the inbox and the view table (in that order, the order the
-// live projection writes them, so the two cannot deadlock): the live
-// projection waits until the rebuild commits, readers keep reading the old
-// rows meanwhile.
-func (s *Views) Rebuild(ctx context.Context, consumer string, replay func(app.Rebuilding) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// The replay reads the audit feed over HTTP while this transaction
-		// is open; exempt it from the idle-in-transaction guard.
+// Rebuild creates an empty copy of the read model beside it, and forgets
+// what an earlier, unfinished rebuild left. The replay fills the copy under
+// its own inbox consumer name, one short transaction per event, while the
+// live projection goes on; Commit swaps it in.
+func (s *Views) Rebuild(ctx context.Context, consumer string) (app.Rebuilding, error) {
+	r := &rebuilding{Views: Views{db: s.db, table: rebuildTable}, live: consumer, consumer: consumer + "#rebuild"}
+	if err := r.Discard(ctx); err != nil {
+		return nil, err
+	}
+	err := s.db.WithContext(ctx).Exec("CREATE TABLE " + rebuildTable + " (LIKE " + viewsTable + " INCLUDING ALL)").Error
+	return r, err
+}
+
+// rebuilding is the read model a rebuild fills beside the live one.
+type rebuilding struct {
+	Views
+	live, consumer string // the projection's inbox consumer name, and the rebuild's
+}
+
+func (r *rebuilding) Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*app.View)) error {
+	key.Consumer = r.consumer
+	return r.Views.Project(ctx, key, expenseID, apply)
+}
+
+// Commit swaps the rebuilt read model in, in one transaction of local work
+// only: lock the live projection out (inbox first, then the view table, the
+// order the live projection writes them, so the two cannot deadlock), check
+// that the replay has every event the live projection applied, copy the
+// rows over and hand the replay's inbox records to the live consumer.
+// Readers see the old rows until the commit.
+func (r *rebuilding) Commit(ctx context.Context) (int, error) {
+	var missing int
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("LOCK TABLE inbox, " + viewsTable + " IN EXCLUSIVE MODE").Error; err != nil {
+			return err
+		}
+		err := tx.Raw(`SELECT count(*) FROM inbox l WHERE l.consumer = ?
+			AND NOT EXISTS (SELECT 1 FROM inbox r WHERE r.consumer = ? AND r.event_id = l.event_id)`, r.live, r.consumer).Scan(&missing).Error
+		if err != nil || missing > 0 {
+			return err // not yet: nothing changes
+		}
 		for _, stmt := range []string{
-			"SET LOCAL idle_in_transaction_session_timeout = 0",
-			"LOCK TABLE inbox, expense_views IN EXCLUSIVE MODE",
+			"DELETE FROM " + viewsTable,
+			"INSERT INTO " + viewsTable + " SELECT * FROM " + rebuildTable,
+			"DROP TABLE " + rebuildTable,
 		} {
 			if err := tx.Exec(stmt).Error; err != nil {
 				return err
 			}
 		}
-		var applied []string
-		if err := tx.Raw("SELECT event_id FROM inbox WHERE consumer = ?", consumer).Scan(&applied).Error; err != nil {
+		if err := tx.Exec("DELETE FROM inbox WHERE consumer = ?", r.live).Error; err != nil {
 			return err
 		}
-		if err := tx.Exec("DELETE FROM expense_views").Error; err != nil {
+		return tx.Exec("UPDATE inbox SET consumer = ? WHERE consumer = ?", r.live, r.consumer).Error
+	})
+	return missing, err
+}
+
+// Discard drops the rebuilt read model and its inbox records.
+func (r *rebuilding) Discard(ctx context.Context) error {
+	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("DROP TABLE IF EXISTS " + rebuildTable).Error; err != nil {
 			return err
 		}
-		if err := tx.Exec("DELETE FROM inbox WHERE consumer = ?", consumer).Error; err != nil {
-			return err
-		}
-		r := &rebuilding{Views: Views{db: tx}, missing: map[string]bool{}}
-		for _, id := range applied {
-			r.missing[id] = true
-		}
-		return replay(r)
+		return tx.Exec("DELETE FROM inbox WHERE consumer = ?", r.consumer).Error
 	})
 }
-
-// rebuilding is the read model inside a rebuild's transaction; it tracks
-// which previously applied events have been replayed.
-type rebuilding struct {
-	Views
-	missing map[string]bool
-}
-
-func (r *rebuilding) Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*app.View)) error {
-	delete(r.missing, key.EventID)
-	return r.Views.Project(ctx, key, expenseID, apply)
-}
-
-func (r *rebuilding) Missing() int { return len(r.missing) }
 
 // Get returns one view.
 func (s *Views) Get(ctx context.Context, id string) (app.View, error) {
 	var row viewRow
-	err := s.db.WithContext(ctx).Take(&row, "id = ?", id).Error
+	err := s.db.WithContext(ctx).Table(s.table).Take(&row, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return app.View{}, apperr.New(apperr.NotFound, "expense %s not found", id)
 	}
@@ -222,7 +272,7 @@ func (s *Views) Get(ctx context.Context, id string) (app.View, error) {
 
 // List returns up to limit+1 views after afterID (keyset pagination by id).
 func (s *Views) List(ctx context.Context, f app.ListFilter, limit int, afterID string) ([]app.View, error) {
-	q := s.db.WithContext(ctx).Order("id").Limit(limit + 1)
+	q := s.db.WithContext(ctx).Table(s.table).Order("id").Limit(limit + 1)
 	if f.Status != "" {
 		q = q.Where("public_status = ?", f.Status)
 	}

@@ -194,6 +194,43 @@ func TestConcurrentDecisionsHaveOneWinner(t *testing.T) {
 	}
 }
 
+// TestIdenticalConcurrentDecisionsBothSucceed: repeating a decision is
+// harmless by contract, also when the repeats race. The loser of the
+// version check reads the claim again, finds its decision made, and answers
+// 200 with the same claim; one event is written.
+func TestIdenticalConcurrentDecisionsBothSucceed(t *testing.T) {
+	c, db := startApprovalDB(t)
+	var e expense
+	c.Call("POST", "/v1/expenses", "alice", claim(), &e)
+	codes, versions := make(chan int, 10), make(chan int64, 10)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var got struct{ Version int64 }
+			codes <- c.Call("POST", "/v1/expenses/"+e.ID+"/approve", "bob", nil, &got).StatusCode
+			versions <- got.Version
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	close(versions)
+	for code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("an identical approval answered %d, want 200", code)
+		}
+	}
+	for v := range versions {
+		if v != 2 {
+			t.Errorf("an identical approval answered version %d, want 2", v)
+		}
+	}
+	if n := count(t, db, "SELECT count(*) FROM watermill_outbox"); n != 2 {
+		t.Fatalf("want 2 events (submitted, approved), the outbox has %d", n)
+	}
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	c, db := startApprovalDB(t)
 	withKey := c.WithHeader("Idempotency-Key", "k-1")

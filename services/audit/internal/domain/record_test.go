@@ -31,7 +31,7 @@ func TestExpenseID(t *testing.T) {
 }
 
 const valid = `{"specversion":"1.0","id":"ev-1","type":"reimbursement.paid.v1","source":"reimbursement","subject":"r-1",` +
-	`"time":"2026-11-22T15:00:00Z","correlationid":"c-1","x-extension":"kept","data":{"expense_id":"e-1"}}`
+	`"time":"2026-11-22T15:00:00Z","correlationid":"c-1","sequence":"0000000000000000002","x-extension":"kept","data":{"expense_id":"e-1"}}`
 
 func TestNewRecord(t *testing.T) {
 	env, err := events.ParseEnvelope([]byte(valid))

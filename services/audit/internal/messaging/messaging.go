@@ -4,13 +4,14 @@ package messaging
 
 import (
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 	"github.com/expenseflow/expenseflow/services/audit/internal/app"
 )
 
 // Wire names: the queue, its binding ("#": every routing key) and the handler.
 var (
-	AllEvents     = amqpx.Subscription{Queue: "audit.all-events", Patterns: []string{"#"}}
-	Subscriptions = []amqpx.Subscription{AllEvents}
+	AllEvents     = topology.AuditAllEvents
+	Subscriptions = topology.All["audit"]
 )
 
 const recordHandler = "audit.record"

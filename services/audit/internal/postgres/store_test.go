@@ -42,7 +42,7 @@ func open(t *testing.T) *gorm.DB {
 func record(t *testing.T, id, subject string) domain.Record {
 	t.Helper()
 	body := fmt.Appendf(nil, `{"specversion":"1.0","id":%q,"type":"expense.submitted.v1","source":"test",`+
-		`"subject":%q,"time":"2026-11-22T15:00:00Z","data":{"expense_id":%q}}`, id, subject, subject)
+		`"subject":%q,"time":"2026-11-22T15:00:00Z","sequence":"0000000000000000001","data":{"expense_id":%q}}`, id, subject, subject)
 	env, err := events.ParseEnvelope(body)
 	if err != nil {
 		t.Fatal(err)

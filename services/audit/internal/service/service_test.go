@@ -27,7 +27,7 @@ type item struct {
 	Subject       string         `json:"subject"`
 	Time          time.Time      `json:"time"`
 	CorrelationID string         `json:"correlationid"`
-	Sequence      int64          `json:"sequence"`
+	Sequence      string         `json:"sequence"` // as the event carried it
 	Data          map[string]any `json:"data"`
 	Tenant        string         `json:"tenant"` // an extension this build does not know
 	ReceivedAt    time.Time      `json:"received_at"`
@@ -126,7 +126,7 @@ func story(t *testing.T, a audit) []string {
 	v9 := uuid.Must(uuid.NewV7()).String()
 	testinfra.Publish(t, a.amqpURL, "expense.audited.v9", v9, fmt.Appendf(nil, `{"specversion":"1.0","id":%q,`+
 		`"type":"expense.audited.v9","source":"future","subject":"e-1","time":"2026-11-22T15:06:00Z",`+
-		`"correlationid":"c-1","tenant":"acme","data":{"expense_id":"e-1","verdict":"fine"}}`, v9))
+		`"correlationid":"c-1","sequence":"0000000000000000003","tenant":"acme","data":{"expense_id":"e-1","verdict":"fine"}}`, v9))
 	testinfra.PublishEvent(t, a.amqpURL, marker)
 
 	testinfra.Eventually(t, 10*time.Second, "the marker is stored", func() bool {
@@ -165,7 +165,7 @@ func TestEachEventStoredOnceAndFound(t *testing.T) {
 	items := a.get("/v1/audit/events?subject=e-1").Items
 	first, future := items[0], items[2]
 	if first.Seq != 1 || first.Type != events.ExpenseSubmittedV1Type || first.Source != "test" || first.CorrelationID != "c-1" ||
-		first.Sequence != 1 || !first.Time.Equal(base) || first.Data["description"] != "Train" || first.ReceivedAt.IsZero() {
+		first.Sequence != "0000000000000000001" || !first.Time.Equal(base) || first.Data["description"] != "Train" || first.ReceivedAt.IsZero() {
 		t.Errorf("first item: %+v", first)
 	}
 	if future.Type != "expense.audited.v9" || future.Tenant != "acme" || future.Data["verdict"] != "fine" {
@@ -237,7 +237,7 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 	a := startAudit(t)
 	testinfra.Publish(t, a.amqpURL, "expense.approved.v1", "m-1", []byte("{not json"))
 	testinfra.Publish(t, a.amqpURL, "expense.approved.v1", "m-2", []byte(`{"specversion":"1.0","id":"m-2",`+
-		`"type":"expense.approved.v1","source":"s","subject":"nul\u0000","time":"2026-11-22T15:00:00Z","data":{}}`))
+		`"type":"expense.approved.v1","source":"s","subject":"nul\u0000","time":"2026-11-22T15:00:00Z","sequence":"0000000000000000001","data":{}}`))
 	story(t, a)
 
 	reasons := map[string]string{}

@@ -42,19 +42,25 @@ type Notification struct {
 
 // Store keeps the notifications.
 type Store interface {
-	// Add stores ns, at most once per delivery key, in one transaction with
-	// the inbox record: a redelivered event adds nothing.
-	Add(ctx context.Context, key inbox.Key, ns []Notification) error
+	// Add stores ns (perhaps none), at most once per delivery key and only
+	// if at is newer than every event of its subject handled before, in one
+	// transaction with the inbox record: a redelivered or stale event adds
+	// nothing.
+	Add(ctx context.Context, key inbox.Key, at inbox.Position, ns []Notification) error
 	// List returns up to n notifications of recipientID, newest first, older
 	// than beforeID when it is set.
 	List(ctx context.Context, recipientID string, unreadOnly bool, n int, beforeID string) ([]Notification, error)
 	// MarkRead marks one of recipientID's notifications read and returns it;
 	// NotFound when recipientID has no notification with that id.
 	MarkRead(ctx context.Context, recipientID, id string) (Notification, error)
-	// DeliverNextDue locks one pending notification due at dueAt that no
-	// other run holds, lets deliver update it, and saves it; nil when none
-	// is due.
-	DeliverNextDue(ctx context.Context, dueAt time.Time, deliver func(*Notification)) (*Notification, error)
+	// ClaimNextDelivery claims, and commits the claim of, one pending
+	// notification due at dueAt that no other run holds (claims expire at
+	// their until). It returns nil when none is due, else the notification
+	// and the claim's token.
+	ClaimNextDelivery(ctx context.Context, dueAt, until time.Time) (n *Notification, claim string, err error)
+	// RecordDelivery saves the outcome of an attempt on n and ends the claim;
+	// it saves nothing if the claim expired and another run took n over.
+	RecordDelivery(ctx context.Context, n *Notification, claim string) error
 }
 
 // App wires the use cases to their store, the user directory, the mailer,

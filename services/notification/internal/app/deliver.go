@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Mail is one e-mail to send.
@@ -30,16 +31,23 @@ type DeliverySummary struct {
 	Sent, Failed, Retrying int
 }
 
-// DeliverDue sends every notification whose delivery is due, one at a time,
-// each in its own transaction with its row locked: concurrent runs (or
-// instances) never send the same notification at once. A run only takes
+// deliveryLease is how long a run holds the notification it sends: well
+// beyond one SMTP conversation (bounded by the mailer's timeout), so that
+// only a run that died lets another send the mail again.
+const deliveryLease = 2 * time.Minute
+
+// DeliverDue sends every notification whose delivery is due, one at a time:
+// claim it (commit), talk to the SMTP server with no transaction open,
+// record the outcome (commit). Concurrent runs (or instances) never send the
+// same notification at once: a claim holds it. A run only takes
 // notifications due when it started, so it always ends.
 //
 // Delivery is at least once, not exactly once: if the process dies after the
-// SMTP server accepted a mail but before the new status committed, the mail
-// is sent again; its Message-ID (the notification id) lets a mail system
-// recognise the duplicate. Within normal operation — the SMTP server down
-// for a while, then back — each notification is delivered once.
+// SMTP server accepted a mail but before the outcome committed, the claim
+// expires and the mail is sent again; its Message-ID (the notification id)
+// lets a mail system recognise the duplicate. Within normal operation — the
+// SMTP server down for a while, then back — each notification is delivered
+// once.
 func (a *App) DeliverDue(ctx context.Context) (DeliverySummary, error) {
 	var sum DeliverySummary
 	if a.mailer == nil {
@@ -47,8 +55,12 @@ func (a *App) DeliverDue(ctx context.Context) (DeliverySummary, error) {
 	}
 	start := a.now()
 	for {
-		n, err := a.store.DeliverNextDue(ctx, start, func(n *Notification) { a.deliver(ctx, n) })
+		n, claim, err := a.store.ClaimNextDelivery(ctx, start, a.now().Add(deliveryLease))
 		if err != nil || n == nil {
+			return sum, err
+		}
+		a.deliver(ctx, n)
+		if err := a.store.RecordDelivery(context.WithoutCancel(ctx), n, claim); err != nil {
 			return sum, err
 		}
 		switch n.DeliveryStatus {

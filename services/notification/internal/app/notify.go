@@ -8,11 +8,14 @@ import (
 	"github.com/expenseflow/expenseflow/services/notification/internal/domain"
 )
 
-// Notify stores one notification per recipient of e. An event nobody is told
-// about is simply done: it is acknowledged, not an error.
+// Notify stores one notification per recipient of e, unless e is older
+// news about its aggregate than an event handled before (by sequence): a
+// late expense.submitted must not ask managers to review a claim already
+// decided. An event nobody is told about is simply done: it is
+// acknowledged, not an error.
 func (a *App) Notify(ctx context.Context, key inbox.Key, e events.Event) error {
 	m, err := domain.Compose(e, a.dir)
-	if err != nil || len(m.Recipients) == 0 {
+	if err != nil {
 		return err
 	}
 	now := a.now()
@@ -25,5 +28,5 @@ func (a *App) Notify(ctx context.Context, key inbox.Key, e events.Event) error {
 			Email: user.Email, NextDeliveryAt: now,
 		}
 	}
-	return a.store.Add(ctx, key, ns)
+	return a.store.Add(ctx, key, inbox.Position{Subject: e.Subject, Sequence: e.Sequence}, ns)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 	"github.com/expenseflow/expenseflow/services/notification/internal/app"
 )
 
@@ -16,8 +17,8 @@ import (
 // reimbursement event, so a version this build does not know yet reaches the
 // dead-letter queue instead of vanishing.
 var (
-	Events        = amqpx.Subscription{Queue: "notification.events", Patterns: []string{"expense.*.*", "reimbursement.*.*"}}
-	Subscriptions = []amqpx.Subscription{Events}
+	Events        = topology.NotificationEvents
+	Subscriptions = topology.All["notification"]
 )
 
 const notifyHandler = "notification.notify"

@@ -5,9 +5,9 @@ package postgres
 import (
 	"context"
 	"embed"
-	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -50,14 +50,18 @@ type row struct {
 
 func (row) TableName() string { return "notifications" }
 
-// Add inserts ns in the transaction that records the delivery key, so a
-// redelivered event is skipped and a crash halfway leaves nothing behind.
-func (s *Notifications) Add(ctx context.Context, key inbox.Key, ns []app.Notification) error {
+// Add inserts ns in the transaction that records the delivery key and the
+// subject's position, so a redelivered or stale event is skipped and a crash
+// halfway leaves nothing behind.
+func (s *Notifications) Add(ctx context.Context, key inbox.Key, at inbox.Position, ns []app.Notification) error {
 	rows := make([]row, len(ns))
 	for i, n := range ns {
 		rows[i] = row(n)
 	}
-	return inbox.Once(ctx, s.db, key, func(tx *gorm.DB) error {
+	return inbox.OnceIfNewer(ctx, s.db, key, at, func(tx *gorm.DB) error {
+		if len(rows) == 0 {
+			return nil // nobody to tell; the position still moved
+		}
 		return tx.Create(&rows).Error
 	})
 }
@@ -87,7 +91,7 @@ func (s *Notifications) List(ctx context.Context, recipientID string, unreadOnly
 // recipient in the same statement makes the ownership check race-free.
 func (s *Notifications) MarkRead(ctx context.Context, recipientID, id string) (app.Notification, error) {
 	var r row
-	res := s.db.WithContext(ctx).Model(&r).Clauses(clause.Returning{}).
+	res := postgres.Conn(ctx, s.db).Model(&r).Clauses(clause.Returning{}).
 		Where("id = ? AND recipient_id = ?", id, recipientID).Update("read", true)
 	if res.Error != nil {
 		return app.Notification{}, res.Error
@@ -98,30 +102,34 @@ func (s *Notifications) MarkRead(ctx context.Context, recipientID, id string) (a
 	return app.Notification(r), nil
 }
 
-// DeliverNextDue claims one due pending notification with FOR UPDATE SKIP
-// LOCKED — a notification another run is sending is passed over, not sent
-// twice — and holds the lock until the outcome of the attempt is saved.
-func (s *Notifications) DeliverNextDue(ctx context.Context, dueAt time.Time, deliver func(*app.Notification)) (*app.Notification, error) {
-	var n *app.Notification
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var r row
-		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
-			Where("delivery_status = ? AND next_delivery_at <= ?", app.DeliveryPending, dueAt).
-			Order("next_delivery_at, id").Take(&r).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		current := app.Notification(r)
-		deliver(&current)
-		n = &current
-		return tx.Model(&row{}).Where("id = ?", r.ID).Updates(map[string]any{
-			"delivery_status": current.DeliveryStatus, "delivery_attempts": current.DeliveryAttempts,
-			"next_delivery_at": current.NextDeliveryAt, "delivered_at": current.DeliveredAt,
-			"delivery_error": current.DeliveryError,
-		}).Error
-	})
-	return n, err
+// ClaimNextDelivery claims the first pending notification due at dueAt that
+// no run holds (no claim, or one expired by dueAt), in a transaction of its
+// own: FOR UPDATE SKIP LOCKED lets concurrent runs pass over each other's
+// candidates, and the claim keeps the row theirs after the commit.
+func (s *Notifications) ClaimNextDelivery(ctx context.Context, dueAt, until time.Time) (*app.Notification, string, error) {
+	claim := uuid.NewString()
+	var claimed []row
+	err := s.db.WithContext(ctx).Raw(`
+		UPDATE notifications SET claim_token = ?, claimed_until = ?
+		WHERE id = (
+			SELECT id FROM notifications
+			WHERE delivery_status = ? AND next_delivery_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+			ORDER BY next_delivery_at, id
+			LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING *`, claim, until, app.DeliveryPending, dueAt, dueAt).Scan(&claimed).Error
+	if err != nil || len(claimed) == 0 {
+		return nil, "", err
+	}
+	n := app.Notification(claimed[0])
+	return &n, claim, nil
+}
+
+// RecordDelivery saves n's delivery state and ends the claim, if it still
+// holds the row.
+func (s *Notifications) RecordDelivery(ctx context.Context, n *app.Notification, claim string) error {
+	return s.db.WithContext(ctx).Model(&row{}).Where("id = ? AND claim_token = ?", n.ID, claim).Updates(map[string]any{
+		"delivery_status": n.DeliveryStatus, "delivery_attempts": n.DeliveryAttempts,
+		"next_delivery_at": n.NextDeliveryAt, "delivered_at": n.DeliveredAt,
+		"delivery_error": n.DeliveryError, "claim_token": "", "claimed_until": nil,
+	}).Error
 }

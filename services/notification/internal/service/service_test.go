@@ -65,10 +65,18 @@ func startWith(t *testing.T, edit func(*service.Config)) (testinfra.Client, stri
 	return testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, cfg.AMQPURL, p.DB
 }
 
+// envelope wraps p as its producer would, with the sequence its aggregate
+// has after that event: a submission or a scheduled payout starts an
+// aggregate (1), a decision or a payout's outcome follows it (2).
 func envelope(t *testing.T, p events.Payload) events.Envelope {
 	t.Helper()
+	sequence := int64(2)
+	switch p.(type) {
+	case events.ExpenseSubmittedV1, events.ExpenseSubmittedV2, events.ReimbursementScheduledV1:
+		sequence = 1
+	}
 	env, err := events.New(p, events.Meta{
-		ID: uuid.Must(uuid.NewV7()).String(), Source: "test", Time: time.Now(), Sequence: 1, CorrelationID: "corr-test",
+		ID: uuid.Must(uuid.NewV7()).String(), Source: "test", Time: time.Now(), Sequence: sequence, CorrelationID: "corr-test",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,11 +21,18 @@ type Reimbursements interface {
 	// with the inbox record of key. It stores nothing, and returns nil, if key
 	// was handled before or the expense already has a reimbursement.
 	Schedule(ctx context.Context, key inbox.Key, r *domain.Reimbursement, evs ...events.Envelope) error
-	// SettleNextDue locks the first reimbursement still scheduled and due at
-	// dueAt that no other transaction holds (locked ones are skipped, not
-	// waited for), runs settle on it, and stores the new state and settle's
-	// events in that same transaction. It returns nil when none is due.
-	SettleNextDue(ctx context.Context, dueAt time.Time, settle func(*domain.Reimbursement) ([]events.Envelope, error)) (*domain.Reimbursement, error)
+	// ClaimNextDue claims, and commits the claim of, the first reimbursement
+	// still scheduled and due at dueAt that no other batch holds: claims of
+	// other batches are passed over until they expire at their until. It
+	// returns nil when none is due, else the reimbursement and the claim's
+	// token, which Settle and Release need.
+	ClaimNextDue(ctx context.Context, dueAt, until time.Time) (r *domain.Reimbursement, claim string, err error)
+	// Settle stores r's new state and evs in one transaction and ends the
+	// claim. It returns ErrClaimLost, storing nothing, if the claim expired
+	// and another batch has taken the row since.
+	Settle(ctx context.Context, r *domain.Reimbursement, claim string, evs ...events.Envelope) error
+	// Release ends a claim without a change, so the row is due again at once.
+	Release(ctx context.Context, id, claim string) error
 	Get(ctx context.Context, id string) (domain.Snapshot, error)
 	List(ctx context.Context, f ListFilter, limit int, afterID string) ([]domain.Snapshot, error)
 }
@@ -47,6 +54,11 @@ type Payment struct {
 	AmountMinor int64
 	Currency    string
 }
+
+// ErrClaimLost means a batch's claim on a reimbursement expired and another
+// batch took it over: that batch records the outcome (the gateway, being
+// idempotent, gives it the same payment).
+var ErrClaimLost = errors.New("the claim on the reimbursement expired and was taken over")
 
 // ErrPaymentDeclined is wrapped by a gateway error that retrying cannot fix.
 var ErrPaymentDeclined = errors.New("payment declined")

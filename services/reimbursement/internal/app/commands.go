@@ -17,12 +17,21 @@ import (
 	"github.com/expenseflow/expenseflow/services/reimbursement/internal/domain"
 )
 
-// payTimeout bounds one gateway call. The reimbursement's row stays locked,
-// and its transaction open, during the call: an open transaction holds back
-// the outbox relay, and PostgreSQL ends one left idle for 60 s, so a hanging
-// gateway must not keep it long. A timeout is a transient failure, and the
-// retry is safe: Pay is idempotent.
-const payTimeout = 10 * time.Second
+// payTimeout bounds one gateway call; a timeout is a transient failure, and
+// the retry is safe: Pay is idempotent.
+//
+// payoutLease is how long a batch holds the reimbursement it pays. No
+// transaction is open during the call (docs/patterns/transactional-outbox.md
+// says what a long one costs every service on the server): the claim is a
+// committed row. A batch that dies mid-payment leaves a claim that expires
+// after payoutLease, and a later batch pays again under the same key, which
+// the gateway answers with the first payment. So the lease must outlast a
+// call with room to spare, or two batches would call the gateway at once
+// (harmless, only wasteful).
+const (
+	payTimeout  = 10 * time.Second
+	payoutLease = 6 * payTimeout
+)
 
 // Schedule creates the reimbursement for an approved expense and announces it.
 // Invalid data is an apperr.Invalid error, which dead-letters the message.
@@ -59,18 +68,19 @@ func (a *App) RunPayouts(ctx context.Context, caller auth.Principal) (PayoutSumm
 	return a.PayoutBatch(ctx)
 }
 
-// PayoutBatch pays every reimbursement that is due when the batch starts,
-// one transaction each. Batches may run concurrently, in this process or in
-// other instances: the store hands a row to one batch at a time. A batch ends
-// because every row it settles is then final, or due only after the batch
-// started; so no row is tried twice in one batch.
+// PayoutBatch pays every reimbursement that is due when the batch starts.
+// Batches may run concurrently, in this process or in other instances: a
+// claim hands a row to one batch at a time. A batch ends because every row
+// it settles is then final, or due only after the batch started; so no row
+// is tried twice in one batch.
 func (a *App) PayoutBatch(ctx context.Context) (PayoutSummary, error) {
 	var sum PayoutSummary
 	start := a.now()
 	for {
-		r, err := a.store.SettleNextDue(ctx, start, func(r *domain.Reimbursement) ([]events.Envelope, error) {
-			return a.pay(ctx, r)
-		})
+		r, err := a.payNext(ctx, start)
+		if errors.Is(err, ErrClaimLost) {
+			continue // the batch that took the row over records its outcome
+		}
 		if err != nil || r == nil {
 			return sum, err
 		}
@@ -83,6 +93,29 @@ func (a *App) PayoutBatch(ctx context.Context) (PayoutSummary, error) {
 			sum.Retrying++
 		}
 	}
+}
+
+// payNext pays the next reimbursement due at dueAt, in three steps of which
+// only the first and the last touch the database, each in a short
+// transaction of its own: claim it (commit), call the gateway (nothing
+// open), store the outcome and its event (commit). It returns nil when
+// nothing is due.
+func (a *App) payNext(ctx context.Context, dueAt time.Time) (*domain.Reimbursement, error) {
+	r, claim, err := a.store.ClaimNextDue(ctx, dueAt, a.now().Add(payoutLease))
+	if err != nil || r == nil {
+		return nil, err
+	}
+	evs, err := a.pay(ctx, r)
+	if err != nil {
+		// Shutting down, or the outcome could not be applied: the row is due
+		// again at once, for this or another batch. (A release that fails
+		// leaves a claim that expires: slower, never lost.)
+		return nil, errors.Join(err, a.store.Release(context.WithoutCancel(ctx), r.ID(), claim))
+	}
+	if err := a.store.Settle(ctx, r, claim, evs...); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // pay makes one payment attempt for r and returns the event announcing its

@@ -10,13 +10,14 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 	"github.com/expenseflow/expenseflow/services/reimbursement/internal/app"
 )
 
 // Wire names: the queue, its binding and the handler (also the inbox consumer).
 var (
-	ExpenseApproved = amqpx.Subscription{Queue: "reimbursement.expense-approved", Patterns: []string{"expense.approved.*"}}
-	Subscriptions   = []amqpx.Subscription{ExpenseApproved}
+	ExpenseApproved = topology.ReimbursementExpenseApproved
+	Subscriptions   = topology.All["reimbursement"]
 )
 
 // ScheduleHandler names the handler in dead letters and the inbox.

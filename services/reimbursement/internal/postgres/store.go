@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -67,38 +68,53 @@ func (s *Store) Schedule(ctx context.Context, key inbox.Key, r *domain.Reimburse
 	})
 }
 
-// SettleNextDue claims one due row with FOR UPDATE SKIP LOCKED: a row that
-// another batch is paying is locked, so this batch passes over it instead of
-// paying it too (or queueing behind it). The lock is held until the new state
-// and its event commit.
-func (s *Store) SettleNextDue(ctx context.Context, dueAt time.Time, settle func(*domain.Reimbursement) ([]events.Envelope, error)) (*domain.Reimbursement, error) {
-	var r *domain.Reimbursement
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var current row
-		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
-			Where("status = ? AND next_attempt_at <= ?", domain.Scheduled, dueAt).
-			Order("next_attempt_at, id").Take(&current).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		r = domain.Restore(current.snapshot())
-		evs, err := settle(r)
-		if err != nil {
-			return err
-		}
+// ClaimNextDue claims the first row due at dueAt that no batch holds (no
+// claim, or one expired by dueAt: one clock, the app's), in a transaction
+// of its own: FOR UPDATE SKIP LOCKED lets concurrent batches
+// pass over each other's candidates instead of queueing behind them, and
+// the claim (a token and an expiry) keeps the row theirs after the commit,
+// while the gateway is called.
+func (s *Store) ClaimNextDue(ctx context.Context, dueAt, until time.Time) (*domain.Reimbursement, string, error) {
+	claim := uuid.NewString()
+	var claimed []row
+	err := s.db.WithContext(ctx).Raw(`
+		UPDATE reimbursements SET claim_token = ?, claimed_until = ?
+		WHERE id = (
+			SELECT id FROM reimbursements
+			WHERE status = ? AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+			ORDER BY next_attempt_at, id
+			LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING *`, claim, until, domain.Scheduled, dueAt, dueAt).Scan(&claimed).Error
+	if err != nil || len(claimed) == 0 {
+		return nil, "", err
+	}
+	return domain.Restore(claimed[0].snapshot()), claim, nil
+}
+
+// Settle stores r and evs and ends the claim, in one transaction, provided
+// the claim still holds the row.
+func (s *Store) Settle(ctx context.Context, r *domain.Reimbursement, claim string, evs ...events.Envelope) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		next := toRow(r.Snapshot())
-		if err := tx.Select("*").Save(&next).Error; err != nil {
-			return err
+		res := tx.Model(&row{}).Where("id = ? AND claim_token = ?", next.ID, claim).Updates(map[string]any{
+			"status": next.Status, "attempts": next.Attempts, "next_attempt_at": next.NextAttemptAt,
+			"payment_ref": next.PaymentRef, "failure_reason": next.FailureReason, "updated_at": next.UpdatedAt,
+			"claim_token": "", "claimed_until": nil,
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return app.ErrClaimLost
 		}
 		return outbox.Publish(ctx, tx, evs...)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+}
+
+// Release ends a claim, leaving the row as it was.
+func (s *Store) Release(ctx context.Context, id, claim string) error {
+	return s.db.WithContext(ctx).Model(&row{}).Where("id = ? AND claim_token = ?", id, claim).
+		Updates(map[string]any{"claim_token": "", "claimed_until": nil}).Error
 }
 
 // Get returns one reimbursement.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,6 +82,9 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	a := app.New(postgres.NewStore(p.DB), gw, cfg.retryPolicy(), time.Now, newID)
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
+	// A payout batch calls the payment gateway between its transactions, so
+	// it must not run inside the one an Idempotency-Key opens for a command.
+	p.Keys.OwnTransactions(http.MethodPost, "/v1/payouts")
 	if cfg.PayoutInterval > 0 {
 		tracer := p.Tracing.Tracer("github.com/expenseflow/expenseflow/services/reimbursement/internal/app")
 		p.Every(cfg.PayoutInterval, func(ctx context.Context) { a.PayoutTick(ctx, p.Log, tracer) })
