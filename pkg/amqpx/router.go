@@ -202,7 +202,7 @@ func stampFailure(log *slog.Logger) message.HandlerMiddleware {
 				msg.Metadata.Set(DeadLetterTimeKey, time.Now().UTC().Format(time.RFC3339Nano))
 				log.ErrorContext(msg.Context(), "message failed for good, sending it to the dead-letter queue",
 					"handler", message.HandlerNameFromCtx(msg.Context()),
-					"message_id", msg.UUID, "error", err)
+					"message_id", msg.UUID, "error", postgres.Redact(err))
 			}
 			return out, err
 		}

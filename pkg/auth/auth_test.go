@@ -72,6 +72,7 @@ func TestVerifyRejectsEveryForgery(t *testing.T) {
 		"no audience":                       sign(t, jwt.SigningMethodHS256, with("aud", nil), secret),
 		"wrong issuer":                      sign(t, jwt.SigningMethodHS256, with("iss", "evil"), secret),
 		"not valid yet":                     sign(t, jwt.SigningMethodHS256, with("nbf", time.Now().Add(time.Hour).Unix()), secret),
+		"issued in the future":              sign(t, jwt.SigningMethodHS256, with("iat", time.Now().Add(time.Hour).Unix()), secret),
 		"no subject":                        sign(t, jwt.SigningMethodHS256, with("sub", nil), secret),
 		"no role":                           sign(t, jwt.SigningMethodHS256, with("role", nil), secret),
 		"HS384 with the same secret":        sign(t, jwt.SigningMethodHS384, claims(), secret),

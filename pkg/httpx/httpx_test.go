@@ -33,6 +33,14 @@ func engine() *gin.Engine {
 		c.JSON(http.StatusOK, in)
 	})
 	r.GET("/panic", func(*gin.Context) { panic("bug") })
+	r.GET("/claims/:id", func(c *gin.Context) {
+		id, err := httpx.PathID(c, "claim")
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"id": id})
+	})
 	return r
 }
 
@@ -58,6 +66,15 @@ func TestHostileRequests(t *testing.T) {
 		{"unknown route", "GET", "/nope", "", 404, ""},
 		{"wrong method", "DELETE", "/claims", "", 405, ""},
 		{"a panic is a 500, not a crash", "GET", "/panic", "", 500, ""},
+		{"a key twice (which one wins?)", "POST", "/claims", `{"amount_minor":1,"amount_minor":2}`, 422, "amount_minor"},
+		{"a key twice, nested", "POST", "/claims", `{"amount_minor":1,"x":{"a":1,"a":2}}`, 422, "x.a"},
+		{"NUL in a string", "POST", "/claims", `{"amount_minor":1,"description":"a\u0000b"}`, 422, "description"},
+		{"escape character in a string", "POST", "/claims", `{"amount_minor":1,"description":"\u001b[31mred"}`, 422, "description"},
+		{"NUL in a filter", "GET", "/healthz?status=paid%00", "", 422, "status"},
+		{"canonical id", "GET", "/claims/01a20466-0000-7000-8000-000000000001", "", 200, ""},
+		{"urn:uuid id", "GET", "/claims/urn:uuid:01a20466-0000-7000-8000-000000000001", "", 404, ""},
+		{"upper-case id", "GET", "/claims/01A20466-0000-7000-8000-000000000001", "", 404, ""},
+		{"braced id", "GET", "/claims/%7B01a20466-0000-7000-8000-000000000001%7D", "", 404, ""},
 	}
 	r := engine()
 	for _, tc := range cases {
@@ -95,5 +112,10 @@ func TestUnicodeSurvivesBinding(t *testing.T) {
 	var got claim
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Description != "Zürich 🚆 \u202e" {
 		t.Fatalf("got %q (%v)", got.Description, err)
+	}
+	w = httptest.NewRecorder()
+	engine().ServeHTTP(w, httptest.NewRequest("POST", "/claims", strings.NewReader(`{"amount_minor":1,"description":"line one\nline two\ttabbed"}`)))
+	if w.Code != http.StatusOK {
+		t.Fatalf("newlines and tabs are text: %d %s", w.Code, w.Body)
 	}
 }

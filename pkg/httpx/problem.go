@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/postgres"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -48,6 +49,7 @@ const (
 // generic 500 (no internals leak).
 func WriteError(c *gin.Context, err error) {
 	p := Problem{Type: "about:blank", Status: http.StatusInternalServerError, Instance: c.Request.URL.Path}
+	err = postgres.Classify(err) // data the database refuses is the client's to fix: 422
 	var e *apperr.Error
 	if errors.As(err, &e) {
 		if status, ok := statusOf[e.Kind]; ok {
@@ -55,7 +57,7 @@ func WriteError(c *gin.Context, err error) {
 		}
 	}
 	if p.Status == http.StatusInternalServerError {
-		slog.ErrorContext(c.Request.Context(), "request failed", "route", c.FullPath(), "error", err)
+		slog.ErrorContext(c.Request.Context(), "request failed", "route", c.FullPath(), "error", postgres.Redact(err))
 	}
 	if p.Status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="expenseflow"`)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -67,10 +68,22 @@ func NewEngine(log *slog.Logger, reg *prometheus.Registry, tp trace.TracerProvid
 	return r
 }
 
-// limitQuery refuses an overlong query string before any handler parses it.
+// limitQuery refuses an overlong query string before any handler parses
+// it, and a parameter holding a control character (a NUL in a filter would
+// reach PostgreSQL, which refuses it, and the logs).
 func limitQuery(c *gin.Context) {
 	if len(c.Request.URL.RawQuery) > MaxQueryBytes {
 		WriteError(c, apperr.New(kindURITooLong, "the query string exceeds %d bytes", MaxQueryBytes))
+		return
+	}
+	var fields []apperr.FieldError
+	for name, values := range c.Request.URL.Query() {
+		if slices.ContainsFunc(values, hasControl) || hasControl(name) {
+			fields = append(fields, apperr.FieldError{Field: name, Message: "must not contain control characters"})
+		}
+	}
+	if len(fields) > 0 {
+		WriteError(c, apperr.Fields(fields))
 		return
 	}
 	c.Next()

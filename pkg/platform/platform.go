@@ -205,8 +205,13 @@ func (p *Platform) Run(ctx context.Context) error {
 		// Bounds on what one client can make the server hold: slow or huge
 		// headers (Go answers 431 past MaxHeaderBytes), slow bodies, idle
 		// keep-alive connections. Bodies and query strings are bounded in httpx.
+		// WriteTimeout bounds a whole exchange, so a client that never reads
+		// its answer cannot hold a connection and a goroutine forever. The
+		// longest answer is a payout batch paying every due claim; the
+		// timer runs the heavy ones.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    httpx.MaxHeaderBytes,
 	}

@@ -186,6 +186,24 @@ func EmbeddedMigrations(name string, fsys fs.FS, dir string) Migrations {
 	return Migrations{Name: name, FS: sub}
 }
 
+// Redact returns err for a log line: a PostgreSQL error's message and detail
+// can quote the values of the statement ("invalid input syntax for type
+// uuid: \"…\"", "Key (email)=(…) already exists"), which may be personal
+// data or whatever a client sent, so only its code, severity and constraint
+// are kept, with the text of the wrapping errors before it. Other errors
+// pass unchanged.
+func Redact(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	text := err.Error()
+	if i := strings.Index(text, pgErr.Error()); i >= 0 {
+		text = text[:i]
+	}
+	return fmt.Errorf("%spostgres %s %s (constraint %q; message withheld: it may quote data)", text, pgErr.Severity, pgErr.Code, pgErr.ConstraintName)
+}
+
 // Classify marks PostgreSQL data exceptions (SQLSTATE class 22: a NUL
 // character that JSON allows but text refuses, a number out of range...) as
 // apperr.Invalid: retrying cannot help, so a consumer dead-letters the

@@ -19,8 +19,11 @@ type Expenses interface {
 	Add(ctx context.Context, e *domain.Expense, evs ...events.Envelope) error
 	// Update loads the expense, runs change on it and, if change returns
 	// events, stores the new state and the events in one transaction. The
-	// store rejects the write with a Conflict if another one got in first.
+	// store re-reads and re-runs change when another writer got in first.
 	Update(ctx context.Context, id string, change func(*domain.Expense) ([]events.Envelope, error)) (*domain.Expense, error)
+	// Owner returns the employee who submitted the expense; NotFound if
+	// there is none with that id.
+	Owner(ctx context.Context, id string) (string, error)
 }
 
 // Views is the read model's store.

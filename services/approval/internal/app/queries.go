@@ -22,9 +22,23 @@ const pollEvery = 50 * time.Millisecond
 // waits (up to the configured bound) until the projection has caught up to
 // that version; stale tells the caller it gave up waiting. A claim the caller
 // may not see (Access, GetExpense) does not exist for them.
+//
+// Before any wait, who may see the claim is settled from the write model,
+// which knows every claim at once: otherwise a 404 at once (someone else's
+// claim, already projected) and a 404 after the whole wait (no such claim)
+// would tell a caller what they may not know.
 func (a *App) Get(ctx context.Context, caller auth.Principal, id string, minVersion int64) (v View, stale bool, err error) {
 	if _, err := Access.Allow(caller, GetExpense); err != nil {
 		return View{}, false, err
+	}
+	if minVersion > 0 {
+		owner, err := a.expenses.Owner(ctx, id)
+		if err == nil {
+			err = Access.Check(caller, GetExpense, owner)
+		}
+		if err != nil {
+			return View{}, false, notFoundAs(err, id)
+		}
 	}
 	deadline := time.Now().Add(a.maxWait)
 	for {

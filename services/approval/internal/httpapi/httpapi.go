@@ -164,13 +164,7 @@ func (h handlers) list(c *gin.Context) {
 }
 
 // expenseID reads the :id path parameter; a malformed id names no expense.
-func expenseID(c *gin.Context) (string, error) {
-	id := c.Param("id")
-	if uuid.Validate(id) != nil {
-		return "", apperr.New(apperr.NotFound, "expense %s not found", id)
-	}
-	return id, nil
-}
+func expenseID(c *gin.Context) (string, error) { return httpx.PathID(c, "expense") }
 
 func fromSnapshot(s domain.Snapshot) expenseResponse {
 	submittedAt := s.SubmittedAt

@@ -116,6 +116,18 @@ func (s *Expenses) update(ctx context.Context, id string, change func(*domain.Ex
 	return e, err
 }
 
+// Owner returns the submitter of expense id.
+func (s *Expenses) Owner(ctx context.Context, id string) (string, error) {
+	var owner []string
+	if err := postgres.Conn(ctx, s.db).Model(&expenseRow{}).Where("id = ?", id).Pluck("employee_id", &owner).Error; err != nil {
+		return "", err
+	}
+	if len(owner) == 0 {
+		return "", apperr.New(apperr.NotFound, "expense %s not found", id)
+	}
+	return owner[0], nil
+}
+
 func toRow(s domain.Snapshot) expenseRow {
 	return expenseRow{
 		ID: s.ID, EmployeeID: s.EmployeeID, AmountMinor: s.AmountMinor, Currency: s.Currency,

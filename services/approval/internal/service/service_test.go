@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"database/sql"
+	"github.com/google/uuid"
 	"net/http"
 	"sync"
 	"testing"
@@ -108,6 +109,37 @@ func TestVisibilityAndRoles(t *testing.T) {
 		c.Call("GET", "/v1/expenses", "erin", nil, &page)
 		return mine && len(page.Items) == 0
 	})
+}
+
+// TestMinVersionIsNoOracle: someone else's claim and no claim at all answer
+// 404 alike, and at once: ownership is settled from the write model before
+// the read-your-writes wait, so the time to the 404 tells nothing either.
+// (Settled after the wait, the existing claim answered at once and the
+// missing one after the whole wait.)
+func TestMinVersionIsNoOracle(t *testing.T) {
+	pc, _ := testinfra.PlatformConfig(t, "approval")
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: 5 * time.Second, AuditURL: "http://audit.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}
+	var e expense
+	c.Call("POST", "/v1/expenses", "alice", claim(), &e)
+	testinfra.Eventually(t, 5*time.Second, "the claim is projected", func() bool {
+		return c.Call("GET", "/v1/expenses/"+e.ID, "alice", nil, nil).StatusCode == http.StatusOK
+	})
+	for name, id := range map[string]string{"alice's claim": e.ID, "no claim": uuid.NewString()} {
+		start := time.Now()
+		code := c.Call("GET", "/v1/expenses/"+id+"?min_version=9", "erin", nil, nil).StatusCode
+		if took := time.Since(start); code != http.StatusNotFound || took > 2*time.Second {
+			t.Errorf("erin asks for %s at version 9: %d after %s, want 404 well before the 5 s wait", name, code, took)
+		}
+	}
+	// The owner still waits for her own write.
+	start := time.Now()
+	if r := c.Call("GET", "/v1/expenses/"+e.ID+"?min_version=9", "alice", nil, nil); r.StatusCode != http.StatusOK || time.Since(start) < 4*time.Second {
+		t.Errorf("alice at version 9: %d after %s, want 200 (stale) after the wait", r.StatusCode, time.Since(start))
+	}
 }
 
 // startApprovalDB is startApproval plus a handle on the service's database,

@@ -80,9 +80,9 @@ func inboxQuery(c *gin.Context) (unreadOnly bool, limit int, beforeID string, er
 }
 
 func (h handlers) markRead(c *gin.Context) {
-	id := c.Param("id")
-	if uuid.Validate(id) != nil { // a malformed id names no notification
-		httpx.WriteError(c, apperr.New(apperr.NotFound, "notification %s not found", id))
+	id, err := httpx.PathID(c, "notification")
+	if err != nil {
+		httpx.WriteError(c, err)
 		return
 	}
 	n, err := h.app.MarkRead(c.Request.Context(), auth.PrincipalOf(c), id)

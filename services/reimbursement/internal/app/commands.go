@@ -25,12 +25,14 @@ import (
 // says what a long one costs every service on the server): the claim is a
 // committed row. A batch that dies mid-payment leaves a claim that expires
 // after payoutLease, and a later batch pays again under the same key, which
-// the gateway answers with the first payment. So the lease must outlast a
-// call with room to spare, or two batches would call the gateway at once
-// (harmless, only wasteful).
+// the gateway answers with the first payment. So the lease outlasts the
+// longest call (payTimeout) with room for the two commits around it, or two
+// batches could call the gateway at once (harmless, only wasteful); and no
+// longer, because a claim left by a crash holds its payment back that long
+// (a soak that killed reimbursement mid-batch waited the whole lease).
 const (
 	payTimeout  = 10 * time.Second
-	payoutLease = 6 * payTimeout
+	payoutLease = payTimeout + 5*time.Second
 )
 
 // Schedule creates the reimbursement for an approved expense and announces it.

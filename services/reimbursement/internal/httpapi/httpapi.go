@@ -62,9 +62,9 @@ func (h handlers) payout(c *gin.Context) {
 }
 
 func (h handlers) get(c *gin.Context) {
-	id := c.Param("id")
-	if uuid.Validate(id) != nil { // a malformed id names no reimbursement
-		httpx.WriteError(c, apperr.New(apperr.NotFound, "reimbursement %s not found", id))
+	id, err := httpx.PathID(c, "reimbursement")
+	if err != nil {
+		httpx.WriteError(c, err)
 		return
 	}
 	s, err := h.app.Get(c.Request.Context(), auth.PrincipalOf(c), id)
