@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,20 +70,32 @@ func TestKilledBetweenCommitAndResponse(t *testing.T) {
 }
 
 // postKeyed POSTs body with an Idempotency-Key, as a client that handles
-// lost connections itself (the test client fails the test on them).
+// lost connections itself (the test client fails the test on them), and
+// waits when the caller's rate limit says so (429 with Retry-After).
 func postKeyed(url, token, key string, body []byte) (int, string, error) {
+	for {
+		code, b, wait, err := postOnce(url, token, key, body)
+		if code != http.StatusTooManyRequests {
+			return code, b, err
+		}
+		time.Sleep(wait) // the server said how long
+	}
+}
+
+func postOnce(url, token, key string, body []byte) (int, string, time.Duration, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", err
+		return 0, "", 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
+	wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	return resp.StatusCode, string(b), time.Duration(wait) * time.Second, err
 }

@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/expenseflow/expenseflow/pkg/auth"
@@ -50,8 +52,9 @@ func New(httpClient *http.Client, cfg auth.Config, directoryPath string, users [
 // StatusError is an answer that is not 2xx. Body is its start: for
 // expenseflow's services, a problem+json document.
 type StatusError struct {
-	Code int
-	Body string
+	Code       int
+	Body       string
+	RetryAfter time.Duration // from the Retry-After header, when there was one
 }
 
 func (e *StatusError) Error() string {
@@ -61,8 +64,24 @@ func (e *StatusError) Error() string {
 // Do sends body as JSON (none when nil) as user — with key as its
 // Idempotency-Key unless key is empty — and decodes a 2xx answer into out
 // (discarded when out is nil). Any other answer is a *StatusError, wrapped
-// with the request.
+// with the request. Over the caller's rate limit (429) it waits as long as
+// Retry-After says and asks again, as a considerate client does.
 func (c *Client) Do(ctx context.Context, method, url, user, key string, body, out any) error {
+	for {
+		err := c.do(ctx, method, url, user, key, body, out)
+		var status *StatusError
+		if !errors.As(err, &status) || status.Code != http.StatusTooManyRequests {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(status.RetryAfter):
+		}
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, url, user, key string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -89,7 +108,9 @@ func (c *Client) Do(ctx context.Context, method, url, user, key string, body, ou
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		start, _ := io.ReadAll(io.LimitReader(resp.Body, 1000))
-		return fmt.Errorf("%s %s as %s: %w", method, req.URL.Path, user, &StatusError{resp.StatusCode, string(bytes.TrimSpace(start))})
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return fmt.Errorf("%s %s as %s: %w", method, req.URL.Path, user,
+			&StatusError{Code: resp.StatusCode, Body: string(bytes.TrimSpace(start)), RetryAfter: time.Duration(wait) * time.Second})
 	}
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)

@@ -119,3 +119,28 @@ func TestUnicodeSurvivesBinding(t *testing.T) {
 		t.Fatalf("newlines and tabs are text: %d %s", w.Code, w.Body)
 	}
 }
+
+// Each caller has its own bucket; past it the answer is 429 with the
+// seconds to wait, and a refused request costs nothing.
+func TestRateLimitPerCaller(t *testing.T) {
+	r := httpx.NewEngine(slog.New(slog.DiscardHandler), prometheus.NewRegistry(), noop.NewTracerProvider())
+	r.GET("/limited", httpx.RateLimit(0.5, 2, func(c *gin.Context) string { return c.GetHeader("X-Caller") }),
+		func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	call := func(caller string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/limited", nil)
+		req.Header.Set("X-Caller", caller)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w
+	}
+	for i, want := range []int{204, 204, 429, 429} {
+		if w := call("alice"); w.Code != want {
+			t.Fatalf("alice's request %d: %d, want %d", i+1, w.Code, want)
+		} else if want == 429 && (w.Header().Get("Retry-After") != "2" || w.Header().Get("Content-Type") != "application/problem+json") {
+			t.Fatalf("a 429 says when to come back, as a problem document: %v", w.Header())
+		}
+	}
+	if w := call("bob"); w.Code != 204 {
+		t.Fatalf("bob is limited by alice's requests: %d", w.Code)
+	}
+}

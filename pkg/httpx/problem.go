@@ -34,6 +34,7 @@ var statusOf = map[apperr.Kind]int{
 	kindBadRequest:       http.StatusBadRequest,
 	kindMethodNotAllowed: http.StatusMethodNotAllowed,
 	kindURITooLong:       http.StatusRequestURITooLong,
+	kindTooManyRequests:  http.StatusTooManyRequests,
 }
 
 // Kinds that only the HTTP edge produces.
@@ -42,6 +43,7 @@ const (
 	kindBadRequest       apperr.Kind = "bad_request"
 	kindMethodNotAllowed apperr.Kind = "method_not_allowed"
 	kindURITooLong       apperr.Kind = "uri_too_long"
+	kindTooManyRequests  apperr.Kind = "too_many_requests"
 )
 
 // WriteError answers with the problem document for err. Errors that are not

@@ -27,10 +27,14 @@ type Config struct {
 	AMQPURL          string        `env:"AMQP_URL" envDefault:"amqp://guest:guest@localhost:5672/"`
 	Prefetch         int           `env:"AMQP_PREFETCH" envDefault:"16"`
 	HandlerTimeout   time.Duration `env:"HANDLER_TIMEOUT" envDefault:"10s"` // one attempt at one message
-	LogLevel         slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
-	LogOutput        io.Writer     `env:"-"` // standard output unless a test captures it
-	ShutdownGrace    time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
-	IdempotencyTTL   time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
+	// RateLimit is each caller's sustained requests per second under /v1,
+	// RateBurst how many may come at once; 0 switches the limit off.
+	RateLimit      float64       `env:"RATE_LIMIT" envDefault:"100"`
+	RateBurst      int           `env:"RATE_BURST" envDefault:"200"`
+	LogLevel       slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	LogOutput      io.Writer     `env:"-"` // standard output unless a test captures it
+	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
+	IdempotencyTTL time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"` // how long an Idempotency-Key is remembered
 	// OutboxRetention is how long published outbox rows are kept, and
 	// InboxRetention how long a handled event's inbox record is (it must
 	// outlast any redelivery or dead-letter replay still possible); 0 keeps
@@ -77,6 +81,9 @@ func (c Config) Validate() error {
 	}
 	if c.DatabaseMaxConns < 4 {
 		errs = append(errs, errors.New("DATABASE_MAX_CONNS must be at least 4 (a consumer, the relay, a job and a request)"))
+	}
+	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1) {
+		errs = append(errs, errors.New("RATE_LIMIT must not be negative, and RATE_BURST must be at least 1 when it is on"))
 	}
 	if c.IdempotencyTTL <= 0 {
 		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))

@@ -121,7 +121,11 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	p.HTTP = httpx.NewEngine(p.Log, p.Metrics, p.Tracing, dbReady, p.Broker.Ready)
 	// Every command under /v1 honours Idempotency-Key.
 	p.Keys = idempotency.New(p.DB, cfg.IdempotencyTTL, time.Now, p.Log)
-	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError), p.Keys.Middleware()))
+	// Every /v1 call: who is calling, how often (per caller, so one runaway
+	// client slows only itself), and whether the command is a retry.
+	perCaller := func(c *gin.Context) string { return auth.PrincipalOf(c).UserID }
+	p.API = httpx.NewRoutes(p.HTTP.Group("/v1", verifier.Middleware(httpx.WriteError),
+		httpx.RateLimit(cfg.RateLimit, cfg.RateBurst, perCaller), p.Keys.Middleware()))
 	chores := p.housekeeping(p.Keys, spec.Publishes)
 	p.Every(housekeepingEvery, func(ctx context.Context) { p.keepHouse(ctx, chores) })
 	if p.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
