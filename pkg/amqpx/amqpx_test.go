@@ -31,8 +31,16 @@ func startWith(t *testing.T, queueType string, register func(*amqpx.Router)) (am
 	t.Helper()
 	amqpURL, _ = testinfra.VHost(t, "amqpx")
 	testinfra.DeclareTopology(t, amqpURL, queueType, amqpx.Topology{"test": {sub}})
+	t.Cleanup(runRouter(t, amqpURL, amqpx.RetryConfig{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond}, register))
+	return amqpURL
+}
+
+// runRouter connects a "test" service to the vhost at amqpURL and runs a
+// router with the handlers register adds; stop stops it, as a shutdown does.
+func runRouter(t *testing.T, amqpURL string, retry amqpx.RetryConfig, register func(*amqpx.Router)) (stop func()) {
+	t.Helper()
 	cfg := amqpx.DefaultConfig(amqpURL, "test")
-	cfg.Retry = amqpx.RetryConfig{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond}
+	cfg.Retry = retry
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	b, err := amqpx.Connect(ctx, cfg, []amqpx.Subscription{sub}, log)
@@ -47,14 +55,13 @@ func startWith(t *testing.T, queueType string, register func(*amqpx.Router)) (am
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	<-r.Running()
-	t.Cleanup(func() {
+	return func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("router: %v", err)
 		}
 		b.Close()
-	})
-	return amqpURL
+	}
 }
 
 func event(t *testing.T) events.Envelope {
@@ -150,30 +157,9 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 func TestShutdownReturnsTheMessageInHand(t *testing.T) {
 	amqpURL, _ := testinfra.VHost(t, "amqpx-shutdown")
 	testinfra.DeclareTopology(t, amqpURL, amqpx.QueueClassic, amqpx.Topology{"test": {sub}})
+	retry := amqpx.RetryConfig{MaxRetries: 5, InitialInterval: time.Second, MaxInterval: time.Second}
 	run := func(h amqpx.EventHandler) (stop func()) {
-		cfg := amqpx.DefaultConfig(amqpURL, "test")
-		cfg.Retry = amqpx.RetryConfig{MaxRetries: 5, InitialInterval: time.Second, MaxInterval: time.Second}
-		log := slog.New(slog.DiscardHandler)
-		ctx, cancel := context.WithCancel(context.Background())
-		b, err := amqpx.Connect(ctx, cfg, []amqpx.Subscription{sub}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := amqpx.NewRouter(b, log, noop.NewTracerProvider(), prometheus.NewRegistry())
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Handle("test.handler", sub, h)
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
-		<-r.Running()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("router: %v", err)
-			}
-			b.Close()
-		}
+		return runRouter(t, amqpURL, retry, func(r *amqpx.Router) { r.Handle("test.handler", sub, h) })
 	}
 	var tries atomic.Int32
 	stop := run(func(context.Context, events.Event) error {

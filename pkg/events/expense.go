@@ -112,6 +112,7 @@ func (p ExpenseApprovedV1) Validate() error {
 		required("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		required("approver_id", p.ApproverID),
+		decidedByAnother(p.EmployeeID, p.ApproverID),
 		money(p.AmountMinor, p.Currency),
 		required("category", p.Category),
 	)
@@ -122,6 +123,7 @@ func (p ExpenseRejectedV1) Validate() error {
 		required("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		required("approver_id", p.ApproverID),
+		decidedByAnother(p.EmployeeID, p.ApproverID),
 	)
 }
 

@@ -3,11 +3,23 @@ package events
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
-// The checks below are the contract's own sanity rules (shape, not business
-// policy): a consumer may rely on them after Decode succeeds.
+// The checks below are the contract's own sanity rules: a consumer may rely
+// on them after Decode succeeds, and relies on nothing else. They repeat
+// the bounds approval enforces on a claim, on purpose: a consumer never
+// trusts a field only because it arrived on the bus (a bug upstream, or a
+// forged message, must not get an amount near 2^63 into the books, where it
+// would overflow every later sum in that currency).
+
+// MaxAmountMinor is the largest amount a claim, and so any event about
+// money, may carry; Currencies are the ISO 4217 codes the system knows.
+const MaxAmountMinor = 10_000_000
+
+// Currencies is the list of currencies accepted anywhere.
+var Currencies = []string{"EUR", "USD", "GBP", "CHF", "JPY"}
 
 func check(errs ...error) error { return errors.Join(errs...) }
 
@@ -19,11 +31,20 @@ func required(field, value string) error {
 }
 
 func money(amountMinor int64, currency string) error {
-	if amountMinor <= 0 {
-		return errors.New("amount_minor: must be positive")
+	var errs []error
+	if amountMinor <= 0 || amountMinor > MaxAmountMinor {
+		errs = append(errs, fmt.Errorf("amount_minor: must be from 1 to %d", MaxAmountMinor))
 	}
-	if len(currency) != 3 {
-		return errors.New("currency: must be a three-letter ISO 4217 code")
+	if !slices.Contains(Currencies, currency) {
+		errs = append(errs, fmt.Errorf("currency: must be one of %v", Currencies))
+	}
+	return errors.Join(errs...)
+}
+
+// decidedByAnother: nobody decides their own claim.
+func decidedByAnother(employeeID, approverID string) error {
+	if employeeID == approverID {
+		return errors.New("approver_id: must not be the employee")
 	}
 	return nil
 }

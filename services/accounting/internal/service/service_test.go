@@ -142,7 +142,10 @@ func TestApprovalIsPostedOnceAndAnnounced(t *testing.T) {
 	// duplicate, the unique (expense_id, kind) can.
 	renamed := approval
 	renamed.ID = uuid.NewString()
-	badCurrency := approved(t, uuid.NewString(), 100, "eur")
+	// A currency events.New would refuse, as a producer with a bug (or
+	// without the contract's checks) could still send it.
+	badCurrency := approved(t, uuid.NewString(), 100, "EUR")
+	badCurrency.Data = []byte(strings.Replace(string(badCurrency.Data), `"EUR"`, `"eur"`, 1))
 	// One subscription handles its queue one message at a time, in order:
 	// once the marker is posted, everything before it has been handled.
 	marker := approved(t, markerID, 100, "EUR")

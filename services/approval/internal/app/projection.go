@@ -50,11 +50,13 @@ func (v View) PublicStatus() string {
 }
 
 // Project applies one event to the read model. It is order-tolerant and
-// idempotent: facts that never change (employee, amount, …) are copied from
-// whichever event brings them first, and the status moves only forward —
+// idempotent: the facts of a claim (employee, amount, …) never change and
+// come only from expense.submitted, the status moves only forward —
 // an event older than what the view already shows (lower sequence) changes
-// nothing. So any permutation of an expense's events, with duplicates, yields
-// the same row.
+// nothing — and the payment fields come only from reimbursement events. So
+// any permutation of an expense's events, with duplicates, yields the same
+// row, and no event sets a field its type does not own (a payout event
+// cannot rename the claim's employee).
 func (a *App) Project(ctx context.Context, key inbox.Key, e events.Event) error {
 	expenseID := expenseIDOf(e.Payload)
 	if expenseID == "" {
@@ -67,45 +69,34 @@ func (a *App) Project(ctx context.Context, key inbox.Key, e events.Event) error 
 // even the clock (updated_at is the newest event time seen) — so replaying
 // the same events rebuilds the very same row.
 func apply(v *View, e events.Event) {
-	claim := func(employee string, amount int64, currency string) {
-		v.EmployeeID, v.AmountMinor, v.Currency = employee, amount, currency
-	}
 	expenseStatus := func(status, decidedBy, reason string) {
 		if e.Sequence > v.Version {
 			v.Status, v.Version, v.DecidedBy, v.Reason = status, e.Sequence, decidedBy, reason
 		}
 	}
 	payment := func(reimbursementID, status string) {
-		v.ReimbursementID = reimbursementID
 		if e.Sequence > v.PaymentSequence {
-			v.PaymentStatus, v.PaymentSequence = status, e.Sequence
+			v.ReimbursementID, v.PaymentStatus, v.PaymentSequence = reimbursementID, status, e.Sequence
 		}
 	}
 	switch p := e.Payload.(type) {
 	case events.ExpenseSubmittedV2:
-		claim(p.EmployeeID, p.AmountMinor, p.Currency)
+		v.EmployeeID, v.AmountMinor, v.Currency = p.EmployeeID, p.AmountMinor, p.Currency
 		v.Category, v.CostCenter, v.Description, v.IncurredOn = p.Category, p.CostCenter, p.Description, p.IncurredOn
 		submittedAt := p.SubmittedAt
 		v.SubmittedAt = &submittedAt
 		expenseStatus("submitted", "", "")
 	case events.ExpenseApprovedV1:
-		claim(p.EmployeeID, p.AmountMinor, p.Currency)
-		v.Category = p.Category
 		expenseStatus("approved", p.ApproverID, "")
 	case events.ExpenseRejectedV1:
-		v.EmployeeID = p.EmployeeID
 		expenseStatus("rejected", p.ApproverID, p.Reason)
 	case events.ExpenseWithdrawnV1:
-		v.EmployeeID = p.EmployeeID
 		expenseStatus("withdrawn", "", "")
 	case events.ReimbursementScheduledV1:
-		claim(p.EmployeeID, p.AmountMinor, p.Currency)
 		payment(p.ReimbursementID, "scheduled")
 	case events.ReimbursementPaidV1:
-		claim(p.EmployeeID, p.AmountMinor, p.Currency)
 		payment(p.ReimbursementID, "paid")
 	case events.ReimbursementFailedV1:
-		claim(p.EmployeeID, p.AmountMinor, p.Currency)
 		payment(p.ReimbursementID, "failed")
 	}
 	if e.Time.After(v.UpdatedAt) {

@@ -66,3 +66,29 @@ func TestPublicStatus(t *testing.T) {
 		}
 	}
 }
+
+// Each field comes only from the event type that owns it: the claim's facts
+// from expense.submitted, so a payout event naming another employee or
+// amount (a bug upstream, a forgery) changes neither.
+func TestFieldsComeOnlyFromTheirOwner(t *testing.T) {
+	story := paidStory()
+	v := View{ID: "e-1"}
+	for _, e := range story {
+		apply(&v, e)
+	}
+	want := v
+	forged := story[3]
+	forged.Sequence = 3
+	forged.Payload = events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "mallory", AmountMinor: 9_999_999, Currency: "USD", PaymentRef: "p-2", PaidAt: t0}
+	apply(&v, forged)
+	if v.EmployeeID != want.EmployeeID || v.AmountMinor != want.AmountMinor || v.Currency != want.Currency {
+		t.Fatalf("a reimbursement event rewrote the claim: %+v", v)
+	}
+	approved := story[1]
+	approved.Sequence = 3
+	approved.Payload = events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "mallory", ApproverID: "bob", AmountMinor: 1, Currency: "GBP", Category: "other", ApprovedAt: t0}
+	apply(&v, approved)
+	if v.EmployeeID != want.EmployeeID || v.AmountMinor != want.AmountMinor || v.Category != want.Category {
+		t.Fatalf("an approval rewrote the claim's facts: %+v", v)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/events"
 )
 
 // Status is where a claim is in its lifecycle.
@@ -22,10 +23,10 @@ const (
 	Withdrawn Status = "withdrawn"
 )
 
-// Rules of DESIGN §4.
+// Rules of a claim (docs/architecture.md); the bounds every consumer checks too come from pkg/events.
 const (
 	MinAmountMinor    = 1
-	MaxAmountMinor    = 10_000_000
+	MaxAmountMinor    = events.MaxAmountMinor
 	MaxDescription    = 500
 	MaxReason         = 500
 	MaxAgeDays        = 365
@@ -40,7 +41,7 @@ const (
 
 // Currencies and Categories accepted on a claim.
 var (
-	Currencies = []string{"EUR", "USD", "GBP", "CHF", "JPY"}
+	Currencies = events.Currencies // the contract's list: every consumer checks it too
 	Categories = []string{"travel", "meals", "lodging", "equipment", "software", "training", "other"}
 )
 

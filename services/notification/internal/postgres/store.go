@@ -7,7 +7,6 @@ import (
 	"embed"
 	"time"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -103,21 +102,12 @@ func (s *Notifications) MarkRead(ctx context.Context, recipientID, id string) (a
 }
 
 // ClaimNextDelivery claims the first pending notification due at dueAt that
-// no run holds (no claim, or one expired by dueAt), in a transaction of its
-// own: FOR UPDATE SKIP LOCKED lets concurrent runs pass over each other's
-// candidates, and the claim keeps the row theirs after the commit.
+// no run holds (no claim, or one expired by dueAt), while the mail is sent.
 func (s *Notifications) ClaimNextDelivery(ctx context.Context, dueAt, until time.Time) (*app.Notification, string, error) {
-	claim := uuid.NewString()
 	var claimed []row
-	err := s.db.WithContext(ctx).Raw(`
-		UPDATE notifications SET claim_token = ?, claimed_until = ?
-		WHERE id = (
-			SELECT id FROM notifications
-			WHERE delivery_status = ? AND next_delivery_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
-			ORDER BY next_delivery_at, id
-			LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING *`, claim, until, app.DeliveryPending, dueAt, dueAt).Scan(&claimed).Error
-	if err != nil || len(claimed) == 0 {
+	claim, err := postgres.ClaimNext(ctx, s.db, &claimed, "notifications", "delivery_status = ? AND next_delivery_at <= ?",
+		"next_delivery_at, id", dueAt, until, app.DeliveryPending, dueAt)
+	if err != nil || claim == "" {
 		return nil, "", err
 	}
 	n := app.Notification(claimed[0])

@@ -40,7 +40,7 @@ func TestAccessMatrix(t *testing.T) {
 			}
 			// An approval tells its employee, whatever their role: a fresh
 			// notification for owner.
-			ev := envelope(t, events.ExpenseApprovedV1{ExpenseID: uuid.NewString(), EmployeeID: owner, ApproverID: "frank",
+			ev := envelope(t, events.ExpenseApprovedV1{ExpenseID: uuid.NewString(), EmployeeID: owner, ApproverID: map[bool]string{true: "bob", false: "frank"}[owner == "frank"],
 				AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: time.Now()})
 			testinfra.PublishEvent(t, cfg.AMQPURL, ev)
 			var id string

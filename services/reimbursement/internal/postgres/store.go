@@ -10,7 +10,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -75,17 +74,10 @@ func (s *Store) Schedule(ctx context.Context, key inbox.Key, r *domain.Reimburse
 // the claim (a token and an expiry) keeps the row theirs after the commit,
 // while the gateway is called.
 func (s *Store) ClaimNextDue(ctx context.Context, dueAt, until time.Time) (*domain.Reimbursement, string, error) {
-	claim := uuid.NewString()
 	var claimed []row
-	err := s.db.WithContext(ctx).Raw(`
-		UPDATE reimbursements SET claim_token = ?, claimed_until = ?
-		WHERE id = (
-			SELECT id FROM reimbursements
-			WHERE status = ? AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
-			ORDER BY next_attempt_at, id
-			LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING *`, claim, until, domain.Scheduled, dueAt, dueAt).Scan(&claimed).Error
-	if err != nil || len(claimed) == 0 {
+	claim, err := postgres.ClaimNext(ctx, s.db, &claimed, "reimbursements", "status = ? AND next_attempt_at <= ?",
+		"next_attempt_at, id", dueAt, until, domain.Scheduled, dueAt)
+	if err != nil || claim == "" {
 		return nil, "", err
 	}
 	return domain.Restore(claimed[0].snapshot()), claim, nil

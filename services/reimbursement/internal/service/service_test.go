@@ -93,7 +93,7 @@ func (e *env) instance(t *testing.T) testinfra.Client {
 func (e *env) approve(t *testing.T, expenseID, employeeID string) events.Envelope {
 	t.Helper()
 	env, err := events.New(events.ExpenseApprovedV1{
-		ExpenseID: expenseID, EmployeeID: employeeID, ApproverID: "bob",
+		ExpenseID: expenseID, EmployeeID: employeeID, ApproverID: approverFor(employeeID),
 		AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: time.Now(),
 	}, events.Meta{ID: uuid.NewString(), Source: events.SourceApproval, Time: time.Now(), Sequence: 2, CorrelationID: "flow-" + expenseID})
 	if err != nil {
@@ -483,4 +483,13 @@ func (e *env) await(t *testing.T, typ string, n int) []events.Event {
 		t.Fatalf("%d %s events, want %d", len(got), typ, n)
 	}
 	return got
+}
+
+// approverFor is a manager other than the employee: nobody approves their
+// own claim, and consumers refuse an approval that says otherwise.
+func approverFor(employeeID string) string {
+	if employeeID == "bob" {
+		return "frank"
+	}
+	return "bob"
 }
