@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -69,13 +70,19 @@ func (a *App) Project(ctx context.Context, key inbox.Key, e events.Event) error 
 // even the clock (updated_at is the newest event time seen) — so replaying
 // the same events rebuilds the very same row.
 func apply(v *View, e events.Event) {
+	// Newer wins. Two different events at the same sequence cannot both
+	// come from a correct producer; whichever order they arrive in, the
+	// same one wins (the greater by its fields), so every replica and every
+	// rebuild shows the same row.
 	expenseStatus := func(status, decidedBy, reason string) {
-		if e.Sequence > v.Version {
+		if e.Sequence > v.Version || e.Sequence == v.Version &&
+			cmp.Compare(status+"\x00"+decidedBy+"\x00"+reason, v.Status+"\x00"+v.DecidedBy+"\x00"+v.Reason) > 0 {
 			v.Status, v.Version, v.DecidedBy, v.Reason = status, e.Sequence, decidedBy, reason
 		}
 	}
 	payment := func(reimbursementID, status string) {
-		if e.Sequence > v.PaymentSequence {
+		if e.Sequence > v.PaymentSequence || e.Sequence == v.PaymentSequence &&
+			cmp.Compare(status+"\x00"+reimbursementID, v.PaymentStatus+"\x00"+v.ReimbursementID) > 0 {
 			v.ReimbursementID, v.PaymentStatus, v.PaymentSequence = reimbursementID, status, e.Sequence
 		}
 	}

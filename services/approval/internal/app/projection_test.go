@@ -92,3 +92,25 @@ func TestFieldsComeOnlyFromTheirOwner(t *testing.T) {
 		t.Fatalf("an approval rewrote the claim's facts: %+v", v)
 	}
 }
+
+// Two different events at the same sequence (only a faulty or forged
+// producer sends them) end in the same row whichever arrives first.
+func TestEqualSequencesResolveTheSameWay(t *testing.T) {
+	story := paidStory()
+	rejected := story[1]
+	rejected.Payload = events.ExpenseRejectedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "frank", Reason: "no receipt", RejectedAt: t0}
+	otherPayout := story[3]
+	otherPayout.Payload = events.ReimbursementFailedV1{ReimbursementID: "r-2", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Reason: "closed", FailedAt: t0}
+	project := func(evs ...events.Event) View {
+		v := View{ID: "e-1"}
+		for _, e := range evs {
+			apply(&v, e)
+		}
+		return v
+	}
+	a := project(story[0], story[1], rejected, story[2], story[3], otherPayout)
+	b := project(story[0], rejected, story[1], story[2], otherPayout, story[3])
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("the order decided the row:\n%+v\n%+v", a, b)
+	}
+}
