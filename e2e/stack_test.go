@@ -119,6 +119,10 @@ func newStack(t *testing.T, envFor func(amqpURL string) []map[string][]string, r
 				"AUDIT_URL=http://"+addrs["audit"],
 				"LOG_LEVEL=info",
 				"SHUTDOWN_GRACE=5s",
+				// A stack is up to seven processes, beside another test
+				// package running in parallel, on one PostgreSQL server with
+				// the default 100 connections: each pool stays small.
+				"DATABASE_MAX_CONNS=5",
 			),
 		}
 		for _, extra := range extraEnv {

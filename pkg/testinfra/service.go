@@ -35,6 +35,7 @@ func PlatformConfig(t testing.TB, service string) (platform.Config, *API) {
 	cfg.AMQPURL, api = VHost(t, service)
 	Topology(t, cfg.AMQPURL)
 	cfg.ShutdownGrace = 5 * time.Second // tests stop many services; do not wait 20 s each
+	cfg.DatabaseMaxConns = 5            // packages run in parallel on one server (100 connections)
 	cfg.JWT.Secret = JWTSecret
 	return cfg, api
 }

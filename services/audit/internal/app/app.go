@@ -110,18 +110,20 @@ func (a *App) Feed(ctx context.Context, caller auth.Principal, afterSeq int64, l
 
 // Verification is the outcome of recomputing the hash chain.
 type Verification struct {
-	Checked int64         // entries examined, the broken one included
-	Broken  *domain.Break // nil when the whole chain holds
+	Checked int64             // entries examined, the broken one included
+	Broken  *domain.Break     // nil when the whole chain holds
+	Head    domain.Checkpoint // the last entry verified: keep it outside the audit database
 }
 
 // Verify recomputes the hash chain from the first entry to the last and
-// reports the first link that does not hold. It reads in pages, so the log
-// can be any size; entries appended meanwhile are verified too.
-func (a *App) Verify(ctx context.Context, caller auth.Principal) (Verification, error) {
+// reports the first link that does not hold, or a checkpoint the log no
+// longer matches. It reads in pages, so the log can be any size; entries
+// appended meanwhile are verified too.
+func (a *App) Verify(ctx context.Context, caller auth.Principal, checkpoints ...domain.Checkpoint) (Verification, error) {
 	if _, err := Access.Allow(caller, VerifyChain); err != nil {
 		return Verification{}, err
 	}
-	v := domain.NewVerifier()
+	v := domain.NewVerifier(checkpoints...)
 	var after int64
 	for {
 		links, err := a.store.Links(ctx, after, 1000)
@@ -130,12 +132,13 @@ func (a *App) Verify(ctx context.Context, caller auth.Principal) (Verification, 
 		}
 		for _, l := range links {
 			if !v.Check(l) {
-				return Verification{Checked: v.Checked, Broken: v.Broken}, nil
+				return Verification{Checked: v.Checked, Broken: v.Broken, Head: v.Head()}, nil
 			}
 			after = l.Seq
 		}
 		if len(links) == 0 {
-			return Verification{Checked: v.Checked}, nil
+			v.End()
+			return Verification{Checked: v.Checked, Broken: v.Broken, Head: v.Head()}, nil
 		}
 	}
 }

@@ -67,16 +67,52 @@ type Break struct {
 	Reason  string
 }
 
+// Checkpoint is the head of the log as someone saw it once: its seq and
+// hash. The chain alone cannot show that its newest entries were deleted,
+// or that everything was rewritten from some point with the hashes
+// recomputed (the database holds all it takes); a checkpoint kept outside
+// the audit database can: the log must still hold that entry, with that
+// hash.
+type Checkpoint struct {
+	Seq  int64
+	Hash []byte
+}
+
 // Verifier walks the log in seq order and finds the first broken link.
 type Verifier struct {
 	prev    []byte
 	next    int64
 	Checked int64
 	Broken  *Break
+	expect  map[int64][]byte // checkpoints not reached yet
 }
 
-// NewVerifier starts at the beginning of the log.
-func NewVerifier() *Verifier { return &Verifier{prev: Genesis, next: 1} }
+// NewVerifier starts at the beginning of the log; the log must also match
+// every checkpoint given.
+func NewVerifier(checkpoints ...Checkpoint) *Verifier {
+	v := &Verifier{prev: Genesis, next: 1, expect: map[int64][]byte{}}
+	for _, c := range checkpoints {
+		v.expect[c.Seq] = c.Hash
+	}
+	return v
+}
+
+// Head is the last entry verified so far: the checkpoint to keep outside
+// the audit database for the next verification.
+func (v *Verifier) Head() Checkpoint { return Checkpoint{Seq: v.next - 1, Hash: v.prev} }
+
+// End is called after the last stored link: a checkpoint beyond the end of
+// the log means entries were deleted.
+func (v *Verifier) End() {
+	if v.Broken != nil {
+		return
+	}
+	for seq := range v.expect {
+		if seq >= v.next && (v.Broken == nil || seq < v.Broken.Seq) {
+			v.Broken = &Break{Seq: seq, Reason: fmt.Sprintf("a checkpoint saw seq %d, but the log ends at seq %d: entries were deleted", seq, v.next-1)}
+		}
+	}
+}
 
 // Check takes the next stored link and reports whether to go on (false once
 // a break is found: everything after it is unverifiable).
@@ -96,6 +132,12 @@ func (v *Verifier) Check(l Link) bool {
 		return broken("prev_hash is not the previous entry's hash")
 	case !bytes.Equal(l.Hash, Chain(v.prev, l.Entry).Hash):
 		return broken("the entry's contents do not match its hash")
+	}
+	if want, ok := v.expect[l.Seq]; ok {
+		if !bytes.Equal(l.Hash, want) {
+			return broken("the hash differs from a checkpoint's: the log was rewritten up to here")
+		}
+		delete(v.expect, l.Seq)
 	}
 	v.prev, v.next = l.Hash, l.Seq+1
 	return true

@@ -5,9 +5,12 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/httpx"
 	"github.com/expenseflow/expenseflow/services/audit/internal/app"
+	"github.com/expenseflow/expenseflow/services/audit/internal/domain"
 )
 
 // Register mounts the audit routes on api (the authenticated /v1 group),
@@ -112,6 +116,28 @@ type verifyResponse struct {
 	OK          bool        `json:"ok"`
 	Checked     int64       `json:"checked"`
 	FirstBroken *brokenLink `json:"first_broken,omitempty"`
+	Head        checkpoint  `json:"head"`
+}
+
+// checkpoint is written "<seq>:<hash in hex>", in responses and in
+// ?checkpoint=, so an auditor can paste back what a verify answered.
+type checkpoint struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+func parseCheckpoints(values []string) ([]domain.Checkpoint, error) {
+	var out []domain.Checkpoint
+	for _, v := range values {
+		seqText, hashText, ok := strings.Cut(v, ":")
+		seq, err := strconv.ParseInt(seqText, 10, 64)
+		hash, hexErr := hex.DecodeString(hashText)
+		if !ok || err != nil || seq < 1 || hexErr != nil || len(hash) != sha256.Size {
+			return nil, apperr.Fields([]apperr.FieldError{{Field: "checkpoint", Message: "must be <seq>:<sha-256 in hex>, as a verify answered in head"}})
+		}
+		out = append(out, domain.Checkpoint{Seq: seq, Hash: hash})
+	}
+	return out, nil
 }
 
 type brokenLink struct {
@@ -121,12 +147,18 @@ type brokenLink struct {
 }
 
 func (h handlers) verify(c *gin.Context) {
-	v, err := h.app.Verify(c.Request.Context(), auth.PrincipalOf(c))
+	checkpoints, err := parseCheckpoints(c.QueryArray("checkpoint"))
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
-	out := verifyResponse{OK: v.Broken == nil, Checked: v.Checked}
+	v, err := h.app.Verify(c.Request.Context(), auth.PrincipalOf(c), checkpoints...)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := verifyResponse{OK: v.Broken == nil, Checked: v.Checked,
+		Head: checkpoint{Seq: v.Head.Seq, Hash: hex.EncodeToString(v.Head.Hash)}}
 	if v.Broken != nil {
 		out.FirstBroken = &brokenLink{Seq: v.Broken.Seq, EventID: v.Broken.EventID, Reason: v.Broken.Reason}
 	}

@@ -1,8 +1,10 @@
 package service_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +15,12 @@ import (
 )
 
 type verification struct {
-	OK          bool  `json:"ok"`
-	Checked     int64 `json:"checked"`
+	OK      bool  `json:"ok"`
+	Checked int64 `json:"checked"`
+	Head    struct {
+		Seq  int64  `json:"seq"`
+		Hash string `json:"hash"`
+	} `json:"head"`
 	FirstBroken *struct {
 		Seq     int64  `json:"seq"`
 		EventID string `json:"event_id"`
@@ -22,10 +28,14 @@ type verification struct {
 	} `json:"first_broken"`
 }
 
-func (a audit) verify() verification {
+func (a audit) verify(checkpoints ...string) verification {
 	a.T.Helper()
 	var v verification
-	if r := a.Call("GET", "/v1/audit/verify", "dave", nil, &v); r.StatusCode != http.StatusOK {
+	query := ""
+	for i, c := range checkpoints {
+		query += map[bool]string{true: "?", false: "&"}[i == 0] + "checkpoint=" + c
+	}
+	if r := a.Call("GET", "/v1/audit/verify"+query, "dave", nil, &v); r.StatusCode != http.StatusOK {
 		a.T.Fatalf("verify: %d", r.StatusCode)
 	}
 	return v
@@ -53,6 +63,67 @@ func TestVerifyFindsATamperedRow(t *testing.T) {
 	v := a.verify()
 	if v.OK || v.FirstBroken == nil || v.FirstBroken.Seq != 3 || v.FirstBroken.EventID != all[2] || v.Checked != 3 {
 		t.Fatalf("want the break named at seq 3 (%s), got %+v", all[2], v)
+	}
+}
+
+// The chain cannot see its newest entries deleted, nor a rewrite from some
+// entry on with every later hash recomputed: whoever writes the database
+// can do both. A checkpoint kept outside it can: the head a verify answered
+// must still be there, with that hash.
+func TestCheckpointsCatchTruncationAndRewrite(t *testing.T) {
+	a := startAudit(t)
+	story(t, a)
+	head := a.verify().Head
+	checkpoint := strconv.FormatInt(head.Seq, 10) + ":" + head.Hash
+	if v := a.verify(checkpoint); !v.OK || v.Head != head {
+		t.Fatalf("an untouched log against its own checkpoint: %+v", v)
+	}
+
+	asSuperuser := func(stmt string) {
+		t.Helper()
+		err := a.db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
+				return err
+			}
+			return tx.Exec(stmt).Error
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The newest entry deleted: the chain that is left holds.
+	asSuperuser(fmt.Sprintf("DELETE FROM audit_events WHERE seq = %d", head.Seq))
+	if v := a.verify(); !v.OK {
+		t.Fatalf("a truncated log still verifies on its own, as expected: %+v", v)
+	}
+	v := a.verify(checkpoint)
+	if v.OK || v.FirstBroken == nil || v.FirstBroken.Seq != head.Seq || !strings.Contains(v.FirstBroken.Reason, "deleted") {
+		t.Fatalf("truncation against the checkpoint: %+v", v)
+	}
+
+	// Rewritten: the last remaining entry replaced by a copy whose hash is
+	// recomputed, so the chain holds again, but no longer the checkpoint's.
+	last := head.Seq - 1
+	asSuperuser(fmt.Sprintf("DELETE FROM audit_events WHERE seq = %d", last))
+	var before verification
+	if before = a.verify(); !before.OK || before.Head.Seq != last-1 {
+		t.Fatalf("after deleting two: %+v", before)
+	}
+	ckpt := strconv.FormatInt(last-1, 10) + ":" + before.Head.Hash
+	testinfra.PublishEvent(t, a.amqpURL, event(t, events.ExpenseWithdrawnV1{ExpenseID: "e-9", EmployeeID: "erin", WithdrawnAt: base}, "c-9", 30))
+	testinfra.Eventually(t, 10*time.Second, "the new event is appended", func() bool { return a.verify().Checked == last })
+	asSuperuser(fmt.Sprintf("DELETE FROM audit_events WHERE seq >= %d", last-1))
+	testinfra.PublishEvent(t, a.amqpURL, event(t, events.ExpenseWithdrawnV1{ExpenseID: "e-8", EmployeeID: "erin", WithdrawnAt: base}, "c-8", 31))
+	testinfra.Eventually(t, 10*time.Second, "a forged entry takes the place", func() bool { return a.verify().Checked == last-1 })
+	if v := a.verify(); !v.OK {
+		t.Fatalf("the rewritten chain holds on its own: %+v", v)
+	}
+	v = a.verify(ckpt)
+	if v.OK || v.FirstBroken == nil || v.FirstBroken.Seq != last-1 || !strings.Contains(v.FirstBroken.Reason, "rewritten") {
+		t.Fatalf("the rewrite against the checkpoint: %+v", v)
+	}
+	if r := a.Call("GET", "/v1/audit/verify?checkpoint=nonsense", "dave", nil, nil); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("a malformed checkpoint: %d, want 422", r.StatusCode)
 	}
 }
 
