@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -375,10 +374,10 @@ func command(binary string, env map[string]string, args ...string) *exec.Cmd {
 
 // startService starts a service binary, and when the test ends stops it
 // (unless the test did) and shows its log if the test failed.
-func startService(t *testing.T, binary string, env map[string]string) (*exec.Cmd, *syncBuffer) {
+func startService(t *testing.T, binary string, env map[string]string) (*exec.Cmd, *testinfra.Logs) {
 	t.Helper()
 	cmd := command(binary, env)
-	logs := &syncBuffer{}
+	logs := &testinfra.Logs{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -394,24 +393,6 @@ func startService(t *testing.T, binary string, env map[string]string) (*exec.Cmd
 		}
 	})
 	return cmd, logs
-}
-
-// syncBuffer is a log a process writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // runJob runs a one-shot job (the seeder, the broker setup) to the end and

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +56,8 @@ type Stack struct {
 	AMQPURL string
 	Broker  *testinfra.API
 	procs   map[string]*process
+	dbsMu   sync.Mutex
+	dbs     map[string]*sql.DB // one small pool per service database, opened on first use
 }
 
 type process struct {
@@ -249,14 +252,27 @@ func (s *Stack) RunCommand(name, command string) string {
 	return string(out)
 }
 
-// DB opens the database of a service, for checks no API offers.
+// DB is the database of a service, for checks no API offers. Tests poll
+// it, so it is opened once per service and kept to two connections: a pool
+// per call would hold a connection each until the test ends, and the
+// server has 100 for every package running at once.
 func (s *Stack) DB(name string) *sql.DB {
 	s.t.Helper()
+	s.dbsMu.Lock()
+	defer s.dbsMu.Unlock()
+	if db := s.dbs[name]; db != nil {
+		return db
+	}
 	db, err := sql.Open("pgx", s.procs[name].db)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(2)
+	s.t.Cleanup(func() { _ = db.Close() })
+	if s.dbs == nil {
+		s.dbs = map[string]*sql.DB{}
+	}
+	s.dbs[name] = db
 	return db
 }
 

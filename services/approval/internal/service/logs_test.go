@@ -1,12 +1,10 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,29 +12,11 @@ import (
 	"github.com/expenseflow/expenseflow/services/approval/internal/service"
 )
 
-// syncBuffer is a log sink safe for the service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // The service's logs, captured through a whole flow with good and bad
 // requests, contain neither secrets (the JWT secret, tokens) nor personal
 // data from requests (a claim's description, names, e-mail addresses).
 func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testinfra.Logs{}
 	pc, _ := testinfra.PlatformConfig(t, "approval")
 	pc.LogOutput = logs
 	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid"})

@@ -6,6 +6,8 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
@@ -69,6 +71,9 @@ type Store interface {
 	// Links returns up to n entries with seq > afterSeq, by seq, with their
 	// stored hashes.
 	Links(ctx context.Context, afterSeq int64, n int) ([]domain.Link, error)
+	// Head returns the newest entry's seq and stored hash (seq 0 and the
+	// genesis hash for an empty log).
+	Head(ctx context.Context) (domain.Checkpoint, error)
 }
 
 // App wires the use cases to the store and the clock.
@@ -140,5 +145,24 @@ func (a *App) Verify(ctx context.Context, caller auth.Principal, checkpoints ...
 			v.End()
 			return Verification{Checked: v.Checked, Broken: v.Broken, Head: v.Head()}, nil
 		}
+	}
+}
+
+// CheckpointTick writes the log's head to the service's own log, once per
+// tick of the checkpoint timer (platform.Every). The log lines leave this
+// service for a log pipeline the audit database cannot touch: whoever later
+// rewrites or truncates the table cannot change the checkpoints already
+// written, and GET /v1/audit/verify?checkpoint=<seq>:<hash> with one of them
+// shows the change. The head is read as stored, not verified: verifying is
+// verify's job, and a checkpoint of an already-broken log still pins it.
+func (a *App) CheckpointTick(ctx context.Context, log *slog.Logger) {
+	head, err := a.store.Head(ctx)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		log.ErrorContext(ctx, "audit checkpoint failed; the next tick tries again", "error", err)
+	default:
+		log.InfoContext(ctx, "audit checkpoint: keep it outside the audit database; GET /v1/audit/verify?checkpoint=<it> proves the log still holds it",
+			"checkpoint", fmt.Sprintf("%d:%x", head.Seq, head.Hash))
 	}
 }

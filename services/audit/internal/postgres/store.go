@@ -106,6 +106,18 @@ func (s *Events) Links(ctx context.Context, afterSeq int64, n int) ([]domain.Lin
 	return links, nil
 }
 
+// Head returns the newest entry's seq and hash.
+func (s *Events) Head(ctx context.Context) (domain.Checkpoint, error) {
+	var rows []eventRow
+	if err := s.db.WithContext(ctx).Order("seq DESC").Limit(1).Find(&rows).Error; err != nil {
+		return domain.Checkpoint{}, err
+	}
+	if len(rows) == 0 {
+		return domain.Checkpoint{Hash: domain.Genesis}, nil
+	}
+	return domain.Checkpoint{Seq: rows[0].Seq, Hash: rows[0].Hash}, nil
+}
+
 // Read returns up to n entries matching f after afterSeq, by seq.
 func (s *Events) Read(ctx context.Context, f app.Filter, afterSeq int64, n int) ([]app.Stored, error) {
 	q := s.db.WithContext(ctx).Where("seq > ?", afterSeq).Order("seq").Limit(n)

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
+	"github.com/expenseflow/expenseflow/services/audit/internal/service"
 )
 
 type verification struct {
@@ -124,6 +126,29 @@ func TestCheckpointsCatchTruncationAndRewrite(t *testing.T) {
 	}
 	if r := a.Call("GET", "/v1/audit/verify?checkpoint=nonsense", "dave", nil, nil); r.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("a malformed checkpoint: %d, want 422", r.StatusCode)
+	}
+}
+
+// The service writes the log's head to its own log on a timer: a
+// checkpoint that leaves for a log pipeline the audit database cannot
+// touch, and that verify accepts as it is.
+func TestCheckpointsAreWrittenToTheServiceLog(t *testing.T) {
+	pc, _ := testinfra.PlatformConfig(t, "audit")
+	logs := &testinfra.Logs{}
+	pc.LogOutput = logs
+	p, err := service.New(context.Background(), service.Config{Config: pc, CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := audit{Client: testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, amqpURL: pc.AMQPURL, db: p.DB}
+	story(t, a)
+	head := a.verify().Head
+	want := fmt.Sprintf("%d:%s", head.Seq, head.Hash)
+	testinfra.Eventually(t, 10*time.Second, "the head is logged as a checkpoint", func() bool {
+		return strings.Contains(logs.String(), `"checkpoint":"`+want+`"`)
+	})
+	if v := a.verify(want); !v.OK {
+		t.Fatalf("verify with the logged checkpoint: %+v", v)
 	}
 }
 

@@ -13,9 +13,12 @@ import (
 	"github.com/expenseflow/expenseflow/services/audit/internal/postgres"
 )
 
-// Config is the audit service's configuration: the platform's, nothing more.
+// Config is the audit service's configuration.
 type Config struct {
 	platform.Config
+	// CheckpointInterval is how often the log's head is written to the
+	// service's own log as a checkpoint (see app.CheckpointTick); 0 never.
+	CheckpointInterval time.Duration `env:"AUDIT_CHECKPOINT_INTERVAL" envDefault:"1h"`
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -38,5 +41,8 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	a := app.New(postgres.NewEvents(p.DB), time.Now)
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
+	if cfg.CheckpointInterval > 0 {
+		p.Every(cfg.CheckpointInterval, func(ctx context.Context) { a.CheckpointTick(ctx, p.Log) })
+	}
 	return p, nil
 }
