@@ -40,3 +40,8 @@ seed: ## demo claims in every state through the REST API of a running `make run`
 .PHONY: k8s
 k8s: ## render the Kubernetes manifests of OVERLAY (dev, the default, or prod) to stdout: make k8s OVERLAY=prod
 	@go run sigs.k8s.io/kustomize/kustomize/v5@v5.8.2 build deploy/k8s/overlays/$${OVERLAY:-dev}
+
+.PHONY: broker-files
+broker-files: ## regenerate the broker users for compose (definitions) and k8s from pkg/topology
+	go run ./cmd/brokersetup definitions > deploy/rabbitmq/definitions.json
+	go run ./cmd/brokersetup k8s > deploy/k8s/base/broker-users.yaml

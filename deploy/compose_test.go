@@ -80,6 +80,22 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
+	// The broker loads the users rendered from pkg/topology at boot: the
+	// conf file names the definitions file where compose mounts it.
+	mounts := map[string]string{}
+	for _, v := range project.Services["rabbitmq"].Volumes {
+		mounts[v.Target] = v.Source
+	}
+	conf, err := os.ReadFile("rabbitmq/expenseflow.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(mounts["/etc/rabbitmq/conf.d/20-expenseflow.conf"], "deploy/rabbitmq/expenseflow.conf") ||
+		!strings.HasSuffix(mounts["/etc/rabbitmq/expenseflow-definitions.json"], "deploy/rabbitmq/definitions.json") ||
+		!strings.Contains(string(conf), "load_definitions = /etc/rabbitmq/expenseflow-definitions.json") {
+		t.Errorf("rabbitmq does not load deploy/rabbitmq/definitions.json at boot: mounts %v", mounts)
+	}
+
 	for name, svc := range project.Services {
 		switch {
 		case svc.Build != nil:
@@ -194,7 +210,15 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 		if !strings.Contains(env["AMQP_URL"], "@rabbitmq:5672") {
 			t.Fatalf("%s: AMQP_URL %q does not point at the rabbitmq service", name, env["AMQP_URL"])
 		}
-		env["AMQP_URL"] = amqpURL
+		// Its own broker user, with the password the broker's definitions
+		// give it (checked in cmd/brokersetup), in this test's vhost.
+		composeURL, err := url.Parse(env["AMQP_URL"])
+		if err != nil || composeURL.User.Username() != name {
+			t.Fatalf("%s: AMQP_URL %q does not connect as the broker user %q", name, env["AMQP_URL"], name)
+		}
+		local, _ := url.Parse(amqpURL)
+		local.User = composeURL.User
+		env["AMQP_URL"] = local.String()
 		if addr, ok := env["SMTP_ADDR"]; ok {
 			if addr != "mailpit:1025" {
 				t.Fatalf("%s: SMTP_ADDR %q does not point at mailpit", name, addr)

@@ -19,7 +19,7 @@ func TestBrokerLinkCutMidFlow(t *testing.T) {
 		link, proxied = testinfra.NewLink(t, amqpURL)
 		env := map[string][]string{}
 		for _, svc := range services {
-			env[svc] = []string{"AMQP_URL=" + proxied}
+			env[svc] = []string{"AMQP_URL=" + testinfra.UserURL(proxied, svc)}
 		}
 		return []map[string][]string{env}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 )
 
 // TestPoisonIsDeadLetteredAndTheFlowGoesOn publishes a malformed message, an
@@ -106,7 +107,7 @@ func TestPoisonIsDeadLetteredAndTheFlowGoesOn(t *testing.T) {
 			t.Errorf("deadletters list does not show %s", id)
 		}
 	}
-	if out := deadletters(t, s, "show", "poison-v9"); !strings.Contains(out, `"failed_in": "approval.expense-events"`) {
+	if out := deadletters(t, s, "show", "-service", "approval", "poison-v9"); !strings.Contains(out, `"failed_in": "approval.expense-events"`) {
 		t.Errorf("deadletters show: %s", out)
 	}
 	if out := deadletters(t, s, "replay", "-all", "-service", "approval"); !strings.Contains(out, "replayed 3") {
@@ -124,7 +125,7 @@ func TestPoisonIsDeadLetteredAndTheFlowGoesOn(t *testing.T) {
 func deadletters(t *testing.T, s *Stack, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "deadletters"), args...)
-	cmd.Env = append(os.Environ(), "AMQP_URL="+s.AMQPURL)
+	cmd.Env = append(os.Environ(), "AMQP_URL="+testinfra.UserURL(s.AMQPURL, topology.Operator))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("deadletters %v: %v\n%s", args, err, out)

@@ -93,7 +93,7 @@ func newStack(t *testing.T, envFor func(amqpURL string) []map[string][]string, r
 	t.Helper()
 	amqpURL, api := testinfra.VHost(t, "e2e")
 	setup := exec.Command(filepath.Join(binDir, "brokersetup"))
-	setup.Env = append(os.Environ(), "AMQP_URL="+amqpURL)
+	setup.Env = append(os.Environ(), "AMQP_URL="+amqpURL, "RABBITMQ_API="+testinfra.Get(t).APIURL, "DEV_MODE=true")
 	if out, err := setup.CombinedOutput(); err != nil {
 		t.Fatalf("brokersetup: %v\n%s", err, out)
 	}
@@ -115,7 +115,7 @@ func newStack(t *testing.T, envFor func(amqpURL string) []map[string][]string, r
 			env: append(os.Environ(),
 				"HTTP_ADDR="+addr,
 				"DATABASE_URL="+dbURL,
-				"AMQP_URL="+amqpURL,
+				"AMQP_URL="+testinfra.UserURL(amqpURL, name), // each service is its own broker user
 				"JWT_SECRET="+testinfra.JWTSecret,
 				"PAYOUT_INTERVAL=0", // tests trigger payouts through the API
 				"READ_WAIT_MAX=2s",

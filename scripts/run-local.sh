@@ -23,14 +23,15 @@ for svc in approval accounting reimbursement notification audit; do
   fi
 done
 
-# The broker's exchanges and queues first, like a migration: the services
-# only check that what they use exists.
+# The broker's exchanges, queues and users first, like a migration: the
+# services only check that what they use exists.
 bin/brokersetup
 
 for svc in approval accounting reimbursement notification audit; do
   HTTP_ADDR=":${PORTS[$svc]}" \
   DATABASE_URL="${PG_BASE_URL}/${svc}?sslmode=disable" \
   DATABASE_CREATE=true \
+  AMQP_URL="$(as_broker_user "$svc" "$AMQP_URL")" \
   PAYOUT_INTERVAL="${PAYOUT_INTERVAL:-30s}" \
     "bin/$svc" >".run/$svc.log" 2>&1 &
   pids+=($!)

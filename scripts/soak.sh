@@ -34,7 +34,7 @@ done
 api DELETE "/api/vhosts/${VHOST}" 2>/dev/null || true
 api PUT "/api/vhosts/${VHOST}"
 api PUT "/api/permissions/${VHOST}/guest" '{"configure":".*","write":".*","read":".*"}'
-AMQP_URL="$AMQP_SOAK" bin/brokersetup
+AMQP_URL="$AMQP_SOAK" RABBITMQ_API="$RABBITMQ_API" bin/brokersetup
 
 # Each service runs under a supervisor loop that starts it again whenever it
 # dies (a -faults kill run kills them), until .run/soak.stop exists. The
@@ -45,7 +45,7 @@ supervise() {
   while [[ ! -e .run/soak.stop ]]; do
     HTTP_ADDR="127.0.0.1:${PORTS[$svc]}" \
     DATABASE_URL="${PG_BASE_URL}/soak_${svc}?sslmode=disable" \
-    AMQP_URL="$AMQP_SOAK" \
+    AMQP_URL="$(as_broker_user "$svc" "$AMQP_SOAK")" \
     AUDIT_URL="http://127.0.0.1:${PORTS[audit]}" \
     PAYOUT_INTERVAL=0 \
       "bin/$svc" >>".run/soak-$svc.log" 2>&1 &

@@ -8,7 +8,10 @@
 // A replay sends a message back to the queue it failed in, with its original
 // body and headers, and removes it from the dead letters once the broker has
 // confirmed it. That is safe to do at any time: consumers are idempotent.
-// The broker is AMQP_URL (default amqp://guest:guest@localhost:5672/).
+// The broker is AMQP_URL, which must connect as the operator's broker user
+// (default amqp://expenseflow-operator:DEV-ONLY-expenseflow-operator@localhost:5672/,
+// its development password): a consumer believes a replay only from it
+// (docs/security.md, "The bus").
 package main
 
 import (
@@ -17,20 +20,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
-	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 )
 
 // services are the owners of dead-letter queues.
-var services = []string{
-	events.SourceApproval, events.SourceAccounting, events.SourceReimbursement,
-	events.SourceNotification, events.SourceAudit,
-}
+var services = slices.Sorted(maps.Keys(topology.All))
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -52,7 +54,7 @@ func run(args []string) error {
 	}
 	url := os.Getenv("AMQP_URL")
 	if url == "" {
-		url = "amqp://guest:guest@localhost:5672/"
+		url = "amqp://" + topology.Operator + ":" + topology.DevPassword(topology.Operator) + "@localhost:5672/"
 	}
 	dl, err := amqpx.DialDeadLetters(url)
 	if err != nil {
@@ -112,7 +114,7 @@ func show(dl *amqpx.DeadLetters, scope []string, id string) error {
 				}
 				out, _ := json.MarshalIndent(map[string]any{
 					"service": l.Service, "message_id": l.MessageID, "failed_in": l.FromQueue, "handler": l.Handler,
-					"at": l.At, "reason": l.Reason, "headers": l.Headers, "body": body,
+					"at": l.At, "reason": l.Reason, "published_by": l.Publisher, "headers": l.Headers, "body": body,
 				}, "", "  ")
 				fmt.Println(string(out))
 				return nil

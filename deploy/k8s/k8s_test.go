@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 )
 
 // The image's user (distroless "nonroot", deploy/Dockerfile).
@@ -287,9 +288,11 @@ func TestEveryReferenceResolves(t *testing.T) {
 }
 
 // TestConnectionURLsAreAssembledFromSecrets: AMQP_URL is built from the
-// operator's default-user Secret of the rendered RabbitmqCluster, and
+// service's broker-user Secret (the one its User resource imports) and the
+// host and port in the operator's default-user Secret, and
 // DATABASE_URL reaches the service's own database on the primary, over
-// verified TLS, as the role owning that database, with that role's Secret.
+// verified TLS, as the role owning that database, with that role's Secret —
+// except audit, which runs as a role that does not own it.
 func TestConnectionURLsAreAssembledFromSecrets(t *testing.T) {
 	for _, tg := range targets {
 		r := mustRender(t, tg)
@@ -308,50 +311,82 @@ func TestConnectionURLsAreAssembledFromSecrets(t *testing.T) {
 					broker = name
 				}
 				amqpPassword, _ := amqp.User.Password()
-				secret := broker + "-default-user"
+				// The service's own broker user, whose User resource
+				// imports the same Secret; the operator's host and port.
+				secret, user := topology.K8sSecretName(service), r.brokerUsers[topology.K8sSecretName(service)]
+				if user == nil || user.Spec.ImportCredentialsSecret == nil || user.Spec.ImportCredentialsSecret.Name != secret {
+					t.Errorf("no broker User %s importing its credentials from Secret %s", secret, secret)
+				}
 				requireFromSecret(t, c, "AMQP_URL", amqp, amqp.User.Username(), secret, "username")
 				requireFromSecret(t, c, "AMQP_URL", amqp, amqpPassword, secret, "password")
-				requireFromSecret(t, c, "AMQP_URL", amqp, amqp.Hostname(), secret, "host")
-				requireFromSecret(t, c, "AMQP_URL", amqp, amqp.Port(), secret, "port")
+				requireFromSecret(t, c, "AMQP_URL", amqp, amqp.Hostname(), broker+"-default-user", "host")
+				requireFromSecret(t, c, "AMQP_URL", amqp, amqp.Port(), broker+"-default-user", "port")
 				if amqp.Scheme != "amqp" || amqp.Path != "/" {
 					t.Errorf("AMQP_URL %s: want amqp://…/ (the default vhost)", amqp.URL)
 				}
 
-				db := parseExpanded(t, c, "DATABASE_URL")
 				var cluster string
 				for name := range r.pgClusters {
 					cluster = name
 				}
-				if db.Scheme != "postgres" || db.Hostname() != cluster+"-rw" || db.Port() != "5432" {
-					t.Errorf("DATABASE_URL %s: want postgres://…@%s-rw:5432/ (the primary)", db.URL, cluster)
-				}
-				dbName := strings.TrimPrefix(db.Path, "/")
-				if dbName != service {
-					t.Errorf("DATABASE_URL names database %q; %s's own is %q", dbName, service, service)
-				}
 				owner := ""
 				for _, pgdb := range r.pgDatabases {
-					if pgdb.Spec.Name == dbName && pgdb.Spec.ClusterRef.Name == cluster {
+					if pgdb.Spec.Name == service && pgdb.Spec.ClusterRef.Name == cluster {
 						owner = pgdb.Spec.Owner
 					}
 				}
-				role := managedRole(r.pgClusters[cluster], owner)
-				if role == nil || role.PasswordSecret == nil {
-					t.Fatalf("no CloudNativePG Database %q with a managed owner role in %s", dbName, cluster)
+				// audit's database belongs to another role than the one it
+				// runs as: an init container migrates as the owner, and the
+				// service only checks (docs/security.md, "The audit log").
+				// Every other service owns its database and migrates itself.
+				runsAs := owner
+				if service == "audit" {
+					if owner == service || len(pod.InitContainers) != 1 || pod.InitContainers[0].Name != "migrate" {
+						t.Fatalf("audit: want its database owned by another role (is %q), migrated by an init container \"migrate\"", owner)
+					}
+					migrate := pod.InitContainers[0]
+					if v, _ := r.lookupEnv(migrate, "DATABASE_MIGRATIONS"); v != "apply-and-exit" {
+						t.Errorf("init container migrate: DATABASE_MIGRATIONS=%q, want apply-and-exit", v)
+					}
+					if v, _ := r.lookupEnv(c, "DATABASE_MIGRATIONS"); v != "check" {
+						t.Errorf("audit: DATABASE_MIGRATIONS=%q, want check", v)
+					}
+					requireDatabaseURL(t, r, pod, migrate, cluster, service, owner)
+					runsAs = service
+				} else if owner != service {
+					t.Errorf("the database %s is owned by %q, not by the service's role", service, owner)
 				}
-				password, _ := db.User.Password()
-				requireFromSecret(t, c, "DATABASE_URL", db, db.User.Username(), role.PasswordSecret.Name, "username")
-				requireFromSecret(t, c, "DATABASE_URL", db, password, role.PasswordSecret.Name, "password")
-
-				q := db.Query()
-				if q.Get("sslmode") != "verify-full" {
-					t.Errorf("DATABASE_URL sslmode=%q, want verify-full", q.Get("sslmode"))
-				}
-				if !mountsSecretFile(pod, c, q.Get("sslrootcert"), cluster+"-ca", "ca.crt") {
-					t.Errorf("sslrootcert %q is not the ca.crt of Secret %s-ca mounted into the container", q.Get("sslrootcert"), cluster)
-				}
+				requireDatabaseURL(t, r, pod, c, cluster, service, runsAs)
 			})
 		}
+	}
+}
+
+// requireDatabaseURL: c's DATABASE_URL reaches database dbName on the
+// primary of cluster, over verified TLS, as the managed role, with that
+// role's Secret.
+func requireDatabaseURL(t *testing.T, r *rendered, pod corev1.PodSpec, c corev1.Container, cluster, dbName, role string) {
+	t.Helper()
+	db := parseExpanded(t, c, "DATABASE_URL")
+	if db.Scheme != "postgres" || db.Hostname() != cluster+"-rw" || db.Port() != "5432" {
+		t.Errorf("%s: DATABASE_URL %s: want postgres://…@%s-rw:5432/ (the primary)", c.Name, db.URL, cluster)
+	}
+	if got := strings.TrimPrefix(db.Path, "/"); got != dbName {
+		t.Errorf("%s: DATABASE_URL names database %q, want %q", c.Name, got, dbName)
+	}
+	managed := managedRole(r.pgClusters[cluster], role)
+	if managed == nil || managed.PasswordSecret == nil {
+		t.Fatalf("%s: no managed role %q with a password Secret in %s", c.Name, role, cluster)
+	}
+	password, _ := db.User.Password()
+	requireFromSecret(t, c, "DATABASE_URL", db, db.User.Username(), managed.PasswordSecret.Name, "username")
+	requireFromSecret(t, c, "DATABASE_URL", db, password, managed.PasswordSecret.Name, "password")
+	q := db.Query()
+	if q.Get("sslmode") != "verify-full" {
+		t.Errorf("%s: DATABASE_URL sslmode=%q, want verify-full", c.Name, q.Get("sslmode"))
+	}
+	if !mountsSecretFile(pod, c, q.Get("sslrootcert"), cluster+"-ca", "ca.crt") {
+		t.Errorf("%s: sslrootcert %q is not the ca.crt of Secret %s-ca mounted into the container", c.Name, q.Get("sslrootcert"), cluster)
 	}
 }
 
@@ -689,4 +724,30 @@ func secretValue(s *corev1.Secret, key string) string {
 
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// TestEveryBrokerUserIsDeclared: each user of the bus (pkg/topology) is a
+// User importing a Secret an overlay provides, with its Permission and, for
+// a publisher, its TopicPermission, all naming the rendered cluster.
+func TestEveryBrokerUserIsDeclared(t *testing.T) {
+	for _, tg := range targets {
+		r := mustRender(t, tg)
+		for _, u := range topology.Users() {
+			name := topology.K8sSecretName(u.Name)
+			user, perm, topic := r.brokerUsers[name], r.brokerPermissions[name], r.topicPermissions[name]
+			if user == nil || perm == nil || (u.Publish != "") != (topic != nil) {
+				t.Errorf("%s: broker user %s: User %v, Permission %v, TopicPermission %v", tg.dir, u.Name, user != nil, perm != nil, topic != nil)
+				continue
+			}
+			if _, ok := handMadeSecrets[user.Spec.ImportCredentialsSecret.Name]; !ok {
+				t.Errorf("%s: User %s imports Secret %s, which no overlay is told to provide", tg.dir, name, user.Spec.ImportCredentialsSecret.Name)
+			}
+			if perm.Spec.Permissions.Read != u.Read || perm.Spec.Permissions.Write != u.Write || perm.Spec.Permissions.Configure != u.Configure {
+				t.Errorf("%s: Permission %s differs from pkg/topology: run `make broker-files`", tg.dir, name)
+			}
+			if _, ok := r.rabbitmqs[user.Spec.RabbitmqClusterReference.Name]; !ok {
+				t.Errorf("%s: User %s names cluster %q, which is not rendered", tg.dir, name, user.Spec.RabbitmqClusterReference.Name)
+			}
+		}
+	}
 }

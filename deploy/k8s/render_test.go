@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/expenseflow/expenseflow/pkg/brokerfiles"
 )
 
 // target is one kustomization the tests render, and what it relies on
@@ -38,6 +40,14 @@ var handMadeSecrets = map[string][]string{
 	"expenseflow-db-reimbursement": {"username", "password"},
 	"expenseflow-db-notification":  {"username", "password"},
 	"expenseflow-db-audit":         {"username", "password"},
+	"expenseflow-db-audit-owner":   {"username", "password"},
+	// The broker users' credentials, imported by the topology operator.
+	"expenseflow-broker-approval":      {"username", "password"},
+	"expenseflow-broker-accounting":    {"username", "password"},
+	"expenseflow-broker-reimbursement": {"username", "password"},
+	"expenseflow-broker-notification":  {"username", "password"},
+	"expenseflow-broker-audit":         {"username", "password"},
+	"expenseflow-broker-operator":      {"username", "password"},
 }
 
 var (
@@ -65,7 +75,12 @@ type rendered struct {
 	rabbitmqs   map[string]*rabbitmqv1beta1.RabbitmqCluster
 	pgClusters  map[string]*cnpgv1.Cluster
 	pgDatabases map[string]*cnpgv1.Database
-	target      target
+	// The Messaging Topology Operator's resources, decoded into the
+	// mirror of its API in pkg/topology (its module is not ours to use).
+	brokerUsers       map[string]*brokerfiles.MTOUser
+	brokerPermissions map[string]*brokerfiles.MTOPermission
+	topicPermissions  map[string]*brokerfiles.MTOTopicPermission
+	target            target
 }
 
 // renders renders each target once; every test reads the same result.
@@ -103,7 +118,9 @@ func render(tg target) (*rendered, error) {
 		configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{},
 		namespaces: map[string]*corev1.Namespace{}, rabbitmqs: map[string]*rabbitmqv1beta1.RabbitmqCluster{},
 		pgClusters: map[string]*cnpgv1.Cluster{}, pgDatabases: map[string]*cnpgv1.Database{},
-		target: tg,
+		brokerUsers: map[string]*brokerfiles.MTOUser{}, brokerPermissions: map[string]*brokerfiles.MTOPermission{},
+		topicPermissions: map[string]*brokerfiles.MTOTopicPermission{},
+		target:           tg,
 	}
 	for _, res := range resources.Resources() {
 		doc, err := res.AsYAML()
@@ -144,6 +161,12 @@ func (r *rendered) add(kind, name string, doc []byte) error {
 		return decode(doc, name, r.pgClusters)
 	case "postgresql.cnpg.io/v1 Database":
 		return decode(doc, name, r.pgDatabases)
+	case "rabbitmq.com/v1beta1 User":
+		return decode(doc, name, r.brokerUsers)
+	case "rabbitmq.com/v1beta1 Permission":
+		return decode(doc, name, r.brokerPermissions)
+	case "rabbitmq.com/v1beta1 TopicPermission":
+		return decode(doc, name, r.topicPermissions)
 	}
 	return fmt.Errorf("no Go type to check this kind against; add one to rendered.add")
 }

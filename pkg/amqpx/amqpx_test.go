@@ -39,6 +39,11 @@ func startWith(t *testing.T, queueType string, register func(*amqpx.Router)) (am
 // router with the handlers register adds; stop stops it, as a shutdown does.
 func runRouter(t *testing.T, amqpURL string, retry amqpx.RetryConfig, register func(*amqpx.Router)) (stop func()) {
 	t.Helper()
+	// The test service is a broker user of its own, with a service's
+	// permissions: read its queue, write dead letters.
+	amqpURL = testinfra.BrokerUser(t, amqpURL, amqpx.User{
+		Name: "test", Configure: amqpx.Nothing, Read: amqpx.OneOf(sub.Queue), Write: amqpx.OneOf(amqpx.DeadLetterExchange),
+	})
 	cfg := amqpx.DefaultConfig(amqpURL, "test")
 	cfg.Retry = retry
 	log := slog.New(slog.DiscardHandler)
@@ -67,7 +72,7 @@ func runRouter(t *testing.T, amqpURL string, retry amqpx.RetryConfig, register f
 func event(t *testing.T) events.Envelope {
 	t.Helper()
 	env, err := events.New(events.ExpenseApprovedV1{
-		ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 100, Currency: "EUR", Category: "meals", ApprovedAt: time.Now(),
+		ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 100, Currency: "EUR", Category: "meals", ApprovedAt: time.Now(),
 	}, events.Meta{ID: "01a20000-0000-7000-8000-000000000001", Source: "test", Time: time.Now(), Sequence: 2, CorrelationID: "corr-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -176,4 +181,34 @@ func TestShutdownReturnsTheMessageInHand(t *testing.T) {
 	var handled atomic.Int32
 	defer run(func(context.Context, events.Event) error { handled.Add(1); return nil })()
 	testinfra.Eventually(t, 10*time.Second, "the next consumer handles the returned message", func() bool { return handled.Load() == 1 })
+}
+
+// TestOnlyTheOwnerOfAnEventTypeIsBelieved: the broker refuses a user-id
+// that is not the publisher's and a routing key the publisher does not
+// own; what it lets through without the owner's user-id is dead-lettered
+// with the reason, unhandled.
+func TestOnlyTheOwnerOfAnEventTypeIsBelieved(t *testing.T) {
+	var handled atomic.Int32
+	url := start(t, amqpx.QueueClassic, func(context.Context, events.Event) error { handled.Add(1); return nil })
+	body, err := events.Encode(event(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testinfra.TryPublish(t, url, "", "approval", "expense.approved.v1", "m-claims", body); err == nil || !contains(err.Error(), "user_id property set to 'approval'") {
+		t.Errorf("the broker let the test user claim to be approval: %v", err)
+	}
+	if err := testinfra.TryPublish(t, url, "reimbursement", "reimbursement", "expense.approved.v1", "m-key", body); err == nil || !contains(err.Error(), "ACCESS_REFUSED") {
+		t.Errorf("the broker let reimbursement publish approval's routing key: %v", err)
+	}
+	testinfra.PublishAs(t, url, "", "expense.approved.v1", "m-anonymous", body) // an administrator's, no user-id
+	var letters []amqp.Delivery
+	testinfra.Eventually(t, 10*time.Second, "the anonymous event is dead-lettered", func() bool {
+		letters = append(letters, testinfra.DeadLetters(t, url, "test")...)
+		return len(letters) == 1
+	})
+	if reason, _ := letters[0].Headers[amqpx.DeadLetterReasonKey].(string); !contains(reason, "published only by approval, and this message carries no user-id") {
+		t.Errorf("reason %q", reason)
+	}
+	testinfra.PublishEvent(t, url, event(t)) // from approval itself
+	testinfra.Eventually(t, 10*time.Second, "the owner's event is handled", func() bool { return handled.Load() == 1 })
 }

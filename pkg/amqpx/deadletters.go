@@ -20,20 +20,28 @@ type DeadLetter struct {
 	Handler   string
 	Reason    string
 	At        string
+	// Publisher is the broker user that published the original message:
+	// a replay names it (ReplayedForKey), so the consumer's check of who
+	// published it gives the same answer as the first time.
+	Publisher string
 	Headers   amqp.Table // as received, dead-letter keys included
 	Body      []byte
 }
 
 // DeadLetters reads and replays dead-letter queues.
-type DeadLetters struct{ conn *amqp.Connection }
+type DeadLetters struct {
+	conn *amqp.Connection
+	user string
+}
 
-// DialDeadLetters connects to the broker at url.
+// DialDeadLetters connects to the broker at url, as the Operator user: a
+// consumer believes a replay only from it.
 func DialDeadLetters(url string) (*DeadLetters, error) {
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		return nil, err
 	}
-	return &DeadLetters{conn: conn}, nil
+	return &DeadLetters{conn: conn, user: userOf(url)}, nil
 }
 
 // Close closes the connection.
@@ -85,7 +93,7 @@ func (d *DeadLetters) Replay(ctx context.Context, service string, match func(Dea
 		if _, err := ch.QueueDeclarePassive(l.FromQueue, true, false, false, false, nil); err != nil {
 			return replayed, fmt.Errorf("replay %s: queue %s: %w", l.MessageID, l.FromQueue, err)
 		}
-		if err := republish(ctx, ch, l); err != nil {
+		if err := republish(ctx, ch, d.user, l); err != nil {
 			return replayed, fmt.Errorf("replay %s: %w", l.MessageID, err)
 		}
 		if err := ch.Ack(tags[i], false); err != nil {
@@ -120,6 +128,7 @@ func letterOf(service string, m amqp.Delivery) DeadLetter {
 		Handler: header(DeadLetterHandlerKey), Reason: header(DeadLetterReasonKey), At: header(DeadLetterTimeKey),
 		Headers: m.Headers, Body: m.Body,
 	}
+	l.Publisher = publisherOf(service, m)
 	// Dead-lettered by the broker itself (rejected, or over a quorum queue's
 	// delivery limit): RabbitMQ's x-death header says where and why.
 	if deaths, ok := m.Headers["x-death"].([]any); ok && len(deaths) > 0 && l.FromQueue == "" {
@@ -132,10 +141,29 @@ func letterOf(service string, m amqp.Delivery) DeadLetter {
 	return l
 }
 
+// publisherOf tells who published the message a dead letter holds. The
+// broker vouches for the letter's own user-id. When that is the service
+// whose dead-letter queue it is, the service dead-lettered it and recorded
+// the original publisher in a header (PublisherKey, as the service's
+// consumer had established it). Otherwise the broker dead-lettered the
+// message itself and kept its properties: its user-id is the original's
+// own (or the operator's, naming the original, for a replay). Another
+// service can write into this dead-letter queue (it hangs off a direct
+// exchange), but only as itself: its letters are replayed as what they
+// are, and refused again.
+func publisherOf(service string, m amqp.Delivery) string {
+	if m.UserId == service {
+		if original, ok := m.Headers[PublisherKey].(string); ok {
+			return original
+		}
+	}
+	return publisher(m)
+}
+
 // republish puts the letter back in its queue through the default exchange,
 // whose routing key is a queue name, and waits for the broker's confirm.
-func republish(ctx context.Context, ch *amqp.Channel, l DeadLetter) error {
-	headers := amqp.Table{}
+func republish(ctx context.Context, ch *amqp.Channel, user string, l DeadLetter) error {
+	headers := amqp.Table{ReplayedForKey: l.Publisher}
 	for k, v := range l.Headers {
 		if !isDeadLetterKey(k) {
 			headers[k] = v
@@ -145,7 +173,7 @@ func republish(ctx context.Context, ch *amqp.Channel, l DeadLetter) error {
 	defer cancel()
 	confirm, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", l.FromQueue, false, false, amqp.Publishing{
 		MessageId: l.MessageID, ContentType: events.CloudEventsJSON, DeliveryMode: amqp.Persistent,
-		Headers: headers, Body: l.Body,
+		UserId: user, Headers: headers, Body: l.Body,
 	})
 	if err != nil {
 		return err
@@ -159,7 +187,7 @@ func republish(ctx context.Context, ch *amqp.Channel, l DeadLetter) error {
 
 func isDeadLetterKey(k string) bool {
 	switch k {
-	case DeadLetterReasonKey, DeadLetterQueueKey, DeadLetterHandlerKey, DeadLetterTimeKey, deadLetterSubscriberKey:
+	case DeadLetterReasonKey, DeadLetterQueueKey, DeadLetterHandlerKey, DeadLetterTimeKey, deadLetterSubscriberKey, PublisherKey, ReplayedForKey:
 		return true
 	}
 	return strings.HasPrefix(k, "x-death") || strings.HasPrefix(k, "x-first-death") || strings.HasPrefix(k, "x-last-death")

@@ -11,6 +11,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
+	"github.com/expenseflow/expenseflow/pkg/topology"
 )
 
 // upgradable is a consumer test double: before its upgrade it does not know
@@ -49,7 +50,7 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 	testinfra.PublishEvent(t, url, future)
 	testinfra.Publish(t, url, "expense.approved.v1", "m-garbage", []byte("not json"))
 
-	dl, err := amqpx.DialDeadLetters(url)
+	dl, err := amqpx.DialDeadLetters(testinfra.UserURL(url, topology.Operator))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +58,9 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 	var letters []amqpx.DeadLetter
 	testinfra.Eventually(t, 10*time.Second, "both messages are dead-lettered", func() bool {
 		letters, err = dl.List("test")
+		if err != nil {
+			t.Log(err)
+		}
 		return err == nil && len(letters) == 2
 	})
 	for _, l := range letters {

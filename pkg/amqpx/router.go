@@ -128,6 +128,12 @@ func (r *Router) HandleEnvelope(handlerName string, sub Subscription, h func(ctx
 		if err != nil {
 			return err // permanent: ErrUndecodable
 		}
+		// Nothing is acted on before we know it came from the service that
+		// owns its type: anyone with a broker account can write a
+		// well-formed envelope.
+		if err := events.CheckPublisher(env.Type, msg.Metadata.Get(PublisherKey)); err != nil {
+			return Permanent(err)
+		}
 		// The span is a child of the span that wrote the event (its
 		// traceparent), so one trace follows the flow across services;
 		// events this handler emits carry this span in turn.

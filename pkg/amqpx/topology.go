@@ -179,6 +179,16 @@ func reconnect() *wamqp.ReconnectConfig {
 	return r
 }
 
+// userOf is the user an AMQP URL connects as: guest when it names none,
+// as the client library assumes.
+func userOf(amqpURL string) string {
+	u, err := amqp.ParseURI(amqpURL)
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}
+
 // watermillConfig is the watermill-amqp configuration for one exchange:
 // the topic passed to Publish is the routing key, the topic passed to
 // Subscribe is the queue name.
@@ -186,7 +196,7 @@ func watermillConfig(cfg Config, exchange, kind string) wamqp.Config {
 	identity := func(topic string) string { return topic }
 	return wamqp.Config{
 		Connection: wamqp.ConnectionConfig{AmqpURI: cfg.URL, Reconnect: reconnect()},
-		Marshaler:  marshaler{},
+		Marshaler:  marshaler{user: userOf(cfg.URL)},
 		Exchange:   wamqp.ExchangeConfig{GenerateName: wamqp.GenerateExchangeNameConstant(exchange), Type: kind, Durable: true},
 		Queue:      wamqp.QueueConfig{GenerateName: identity, Durable: true},
 		QueueBind:  wamqp.QueueBindConfig{GenerateRoutingKey: identity},

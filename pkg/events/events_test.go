@@ -14,13 +14,13 @@ var at = time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
 
 func approved() events.ExpenseApprovedV1 {
 	return events.ExpenseApprovedV1{
-		ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob",
+		ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", ApproverID: "bob",
 		AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: at,
 	}
 }
 
 func meta() events.Meta {
-	return events.Meta{ID: "0b1c2d3e-0000-7000-8000-000000000001", Source: "approval", Time: at, Sequence: 2, CorrelationID: "c-1", CausationID: "r-1"}
+	return events.Meta{ID: "0b1c2d3e-0000-7000-8000-000000000001", Source: "approval", Time: at, Sequence: 2, CorrelationID: "c-1", CausationID: "00000000-0000-4000-8000-00000000a001"}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -28,7 +28,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Type != "expense.approved.v1" || env.Subject != "e-1" || env.Sequence != 2 || env.SpecVersion != "1.0" {
+	if env.Type != "expense.approved.v1" || env.Subject != "00000000-0000-4000-8000-00000000e001" || env.Sequence != 2 || env.SpecVersion != "1.0" {
 		t.Fatalf("envelope attributes: %+v", env)
 	}
 	body, err := events.Encode(env)
@@ -39,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Payload != approved() || got.CorrelationID != "c-1" || got.CausationID != "r-1" || got.ID != env.ID {
+	if got.Payload != approved() || got.CorrelationID != "c-1" || got.CausationID != "00000000-0000-4000-8000-00000000a001" || got.ID != env.ID {
 		t.Fatalf("decoded %+v", got)
 	}
 }
@@ -58,7 +58,7 @@ func TestWireNames(t *testing.T) {
 		}
 	}
 	data := raw["data"].(map[string]any)
-	if data["expense_id"] != "e-1" || data["amount_minor"] != float64(4250) {
+	if data["expense_id"] != "00000000-0000-4000-8000-00000000e001" || data["amount_minor"] != float64(4250) {
 		t.Errorf("data: %v", data)
 	}
 }
@@ -90,7 +90,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"no id", with(func(e *events.Envelope) { e.ID = "" }), events.ErrMalformed, "id: required"},
 		{"wrong specversion", with(func(e *events.Envelope) { e.SpecVersion = "0.3" }), events.ErrMalformed, "specversion"},
 		{"no data", with(func(e *events.Envelope) { e.Data = nil }), events.ErrMalformed, "data: required"},
-		{"payload breaks a rule", with(func(e *events.Envelope) { e.Data = json.RawMessage(`{"expense_id":"e-1"}`) }), events.ErrMalformed, "employee_id: required"},
+		{"payload breaks a rule", with(func(e *events.Envelope) {
+			e.Data = json.RawMessage(`{"expense_id":"00000000-0000-4000-8000-00000000e001"}`)
+		}), events.ErrMalformed, "employee_id: required"},
 		{"payload wrong type", with(func(e *events.Envelope) { e.Data = json.RawMessage(`{"amount_minor":"12"}`) }), events.ErrMalformed, "amount_minor"},
 		{"unknown type", with(func(e *events.Envelope) { e.Type = "payroll.run.v1" }), events.ErrUnknownType, "payroll.run.v1"},
 		{"newer version", with(func(e *events.Envelope) { e.Type = "expense.approved.v9" }), events.ErrUnsupportedVersion, "expense.approved.v9"},
@@ -110,7 +112,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestLedgerEntryMustBalance(t *testing.T) {
-	p := events.LedgerEntryPostedV1{EntryID: "l-1", ExpenseID: "e-1", Kind: events.EntryKindApproval, PostedAt: at, Lines: []events.LedgerLine{
+	p := events.LedgerEntryPostedV1{EntryID: "00000000-0000-4000-8000-00000000c001", ExpenseID: "00000000-0000-4000-8000-00000000e001", Kind: events.EntryKindApproval, PostedAt: at, Lines: []events.LedgerLine{
 		{Account: "expense:travel", DebitMinor: 100, Currency: "EUR"},
 		{Account: "reimbursements_payable", CreditMinor: 90, Currency: "EUR"},
 	}}

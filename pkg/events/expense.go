@@ -87,7 +87,7 @@ func (p ExpenseWithdrawnV1) SubjectID() string { return p.ExpenseID }
 
 func (p ExpenseSubmittedV1) Validate() error {
 	return check(
-		required("expense_id", p.ExpenseID),
+		id("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		money(p.AmountMinor, p.Currency),
 		required("category", p.Category),
@@ -109,7 +109,7 @@ func (p ExpenseSubmittedV2) upcastBack() ExpenseSubmittedV1 {
 
 func (p ExpenseApprovedV1) Validate() error {
 	return check(
-		required("expense_id", p.ExpenseID),
+		id("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		required("approver_id", p.ApproverID),
 		decidedByAnother(p.EmployeeID, p.ApproverID),
@@ -120,7 +120,7 @@ func (p ExpenseApprovedV1) Validate() error {
 
 func (p ExpenseRejectedV1) Validate() error {
 	return check(
-		required("expense_id", p.ExpenseID),
+		id("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		required("approver_id", p.ApproverID),
 		decidedByAnother(p.EmployeeID, p.ApproverID),
@@ -128,5 +128,5 @@ func (p ExpenseRejectedV1) Validate() error {
 }
 
 func (p ExpenseWithdrawnV1) Validate() error {
-	return check(required("expense_id", p.ExpenseID), required("employee_id", p.EmployeeID))
+	return check(id("expense_id", p.ExpenseID), required("employee_id", p.EmployeeID))
 }

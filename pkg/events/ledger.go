@@ -32,7 +32,7 @@ func (LedgerEntryPostedV1) EventType() string   { return LedgerEntryPostedV1Type
 func (p LedgerEntryPostedV1) SubjectID() string { return p.EntryID }
 
 func (p LedgerEntryPostedV1) Validate() error {
-	if err := check(required("entry_id", p.EntryID), required("expense_id", p.ExpenseID), required("kind", p.Kind)); err != nil {
+	if err := check(id("entry_id", p.EntryID), id("expense_id", p.ExpenseID), required("kind", p.Kind)); err != nil {
 		return err
 	}
 	if len(p.Lines) < 2 {

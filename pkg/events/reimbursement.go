@@ -45,8 +45,8 @@ func (p ReimbursementFailedV1) SubjectID() string    { return p.ReimbursementID 
 
 func (p ReimbursementScheduledV1) Validate() error {
 	return check(
-		required("reimbursement_id", p.ReimbursementID),
-		required("expense_id", p.ExpenseID),
+		id("reimbursement_id", p.ReimbursementID),
+		id("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		money(p.AmountMinor, p.Currency),
 	)
@@ -54,8 +54,8 @@ func (p ReimbursementScheduledV1) Validate() error {
 
 func (p ReimbursementPaidV1) Validate() error {
 	return check(
-		required("reimbursement_id", p.ReimbursementID),
-		required("expense_id", p.ExpenseID),
+		id("reimbursement_id", p.ReimbursementID),
+		id("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		money(p.AmountMinor, p.Currency),
 		required("payment_ref", p.PaymentRef),
@@ -64,8 +64,8 @@ func (p ReimbursementPaidV1) Validate() error {
 
 func (p ReimbursementFailedV1) Validate() error {
 	return check(
-		required("reimbursement_id", p.ReimbursementID),
-		required("expense_id", p.ExpenseID),
+		id("reimbursement_id", p.ReimbursementID),
+		id("expense_id", p.ExpenseID),
 		required("employee_id", p.EmployeeID),
 		money(p.AmountMinor, p.Currency),
 	)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The checks below are the contract's own sanity rules: a consumer may rely
@@ -26,6 +28,19 @@ func check(errs ...error) error { return errors.Join(errs...) }
 func required(field, value string) error {
 	if value == "" {
 		return fmt.Errorf("%s: required", field)
+	}
+	return nil
+}
+
+// id: every id the system mints is a UUID, written the canonical way
+// (lower case, hyphens, no braces or urn: prefix), so that one claim has
+// one spelling in every table and every log.
+func id(field, value string) error {
+	if value == "" {
+		return fmt.Errorf("%s: required", field)
+	}
+	if u, err := uuid.Parse(value); err != nil || u.String() != value {
+		return fmt.Errorf("%s: must be a canonical UUID", field)
 	}
 	return nil
 }

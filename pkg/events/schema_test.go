@@ -145,7 +145,7 @@ func TestIntegerSequencesStillDecode(t *testing.T) {
 // TestSequenceOrdersAsAString: the reason for the padding.
 func TestSequenceOrdersAsAString(t *testing.T) {
 	wire := func(seq int64) string {
-		env, err := events.New(events.ExpenseWithdrawnV1{ExpenseID: "e", EmployeeID: "alice", WithdrawnAt: time.Now()},
+		env, err := events.New(events.ExpenseWithdrawnV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", WithdrawnAt: time.Now()},
 			events.Meta{ID: "i", Source: "approval", Time: time.Now(), Sequence: seq})
 		if err != nil {
 			t.Fatal(err)

@@ -21,6 +21,12 @@ type Config struct {
 	HTTPAddr       string `env:"HTTP_ADDR"`
 	DatabaseURL    string `env:"DATABASE_URL"`
 	CreateDatabase bool   `env:"DATABASE_CREATE"` // create the database if missing (local runs)
+	// Migrations says what the service does with its schema at start-up:
+	// apply (the default) migrates, then serves; apply-and-exit migrates
+	// and exits 0 (a Kubernetes init container running as the database's
+	// owner); check refuses to start unless someone else has migrated (the
+	// service then runs as a role that may not change the schema).
+	Migrations string `env:"DATABASE_MIGRATIONS" envDefault:"apply"`
 	// DatabaseMaxConns caps the service's connection pool (see
 	// docs/production.md, "Database connections", for how to size it).
 	DatabaseMaxConns int           `env:"DATABASE_MAX_CONNS" envDefault:"10"`
@@ -73,6 +79,13 @@ func Fill[T any](cfg *T) error {
 	return env.ParseWithOptions(cfg, env.Options{Environment: map[string]string{}})
 }
 
+// What a service does with its schema at start-up (DATABASE_MIGRATIONS).
+const (
+	MigrationsApply        = "apply"
+	MigrationsApplyAndExit = "apply-and-exit"
+	MigrationsCheck        = "check"
+)
+
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -81,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if c.DatabaseMaxConns < 4 {
 		errs = append(errs, errors.New("DATABASE_MAX_CONNS must be at least 4 (a consumer, the relay, a job and a request)"))
+	}
+	if c.Migrations != MigrationsApply && c.Migrations != MigrationsApplyAndExit && c.Migrations != MigrationsCheck {
+		errs = append(errs, fmt.Errorf("DATABASE_MIGRATIONS=%q: want %s, %s or %s", c.Migrations, MigrationsApply, MigrationsApplyAndExit, MigrationsCheck))
 	}
 	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1) {
 		errs = append(errs, errors.New("RATE_LIMIT must not be negative, and RATE_BURST must be at least 1 when it is on"))

@@ -37,6 +37,9 @@ var (
 	frontSub  = amqpx.Subscription{Queue: "front.reimbursement-scheduled", Patterns: []string{"reimbursement.scheduled.*"}}
 	middleSub = amqpx.Subscription{Queue: "middle.expense-approved", Patterns: []string{"expense.approved.*"}}
 	backSub   = amqpx.Subscription{Queue: "back.reimbursement-scheduled", Patterns: []string{"reimbursement.scheduled.*"}}
+
+	// standsInFor: front publishes approvals, middle reimbursements.
+	standsInFor = map[string]string{"front": "approval", "middle": "reimbursement", "back": "audit"}
 )
 
 const callerTraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -45,11 +48,16 @@ func TestOneTraceAcrossThreeServicesAndTheirMetrics(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	amqpURL, _ := testinfra.VHost(t, "observability")
 	testinfra.DeclareTopology(t, amqpURL, amqpx.QueueClassic, amqpx.Topology{"front": {frontSub}, "middle": {middleSub}, "back": {backSub}})
+	// Each stand-in connects as the broker user of the service whose events
+	// it publishes (consumers believe no one else), with permissions on its
+	// own queue in this vhost only.
 	start := func(name string, spec platform.Spec) *platform.Platform {
 		t.Helper()
 		spec.Migrations = postgres.Migrations{Name: "stand_in", FS: fstest.MapFS{"1_none.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}}}
 		cfg, _ := testinfra.PlatformConfig(t, name)
-		cfg.AMQPURL, cfg.TraceExporter, cfg.LogOutput = amqpURL, spans, io.Discard
+		user := amqpx.User{Name: standsInFor[name], Configure: amqpx.Nothing, Read: amqpx.OneOf(spec.Subscriptions[0].Queue),
+			Write: amqpx.OneOf(amqpx.EventsExchange, amqpx.DeadLetterExchange), Publish: amqpx.StartsWith("expense.", "reimbursement.")}
+		cfg.AMQPURL, cfg.TraceExporter, cfg.LogOutput = testinfra.BrokerUser(t, amqpURL, user), spans, io.Discard
 		p, err := platform.Start(context.Background(), cfg, spec)
 		if err != nil {
 			t.Fatal(err)
@@ -63,7 +71,7 @@ func TestOneTraceAcrossThreeServicesAndTheirMetrics(t *testing.T) {
 	front.Router.Handle("front.handler", frontSub, func(context.Context, events.Event) error { return nil })
 	front.HTTP.POST("/approve", func(c *gin.Context) {
 		ctx := c.Request.Context()
-		env := newEvent(t, ctx, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob",
+		env := newEvent(t, ctx, events.ExpenseApprovedV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", ApproverID: "bob",
 			AmountMinor: 100, Currency: "EUR", Category: "meals", ApprovedAt: time.Now()})
 		if err := front.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return outbox.Publish(ctx, tx, env) }); err != nil {
 			c.Status(http.StatusInternalServerError)
@@ -74,7 +82,7 @@ func TestOneTraceAcrossThreeServicesAndTheirMetrics(t *testing.T) {
 
 	middle := start("middle", platform.Spec{Publishes: true, Subscriptions: []amqpx.Subscription{middleSub}})
 	middle.Router.Handle("middle.handler", middleSub, func(ctx context.Context, e events.Event) error {
-		env := newEvent(t, ctx, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 100, Currency: "EUR"})
+		env := newEvent(t, ctx, events.ReimbursementScheduledV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", AmountMinor: 100, Currency: "EUR"})
 		return middle.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return outbox.Publish(ctx, tx, env) })
 	})
 

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -92,8 +93,18 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	if spec.Publishes {
 		sets = append(sets, outbox.Migrations)
 	}
-	if err := postgres.Migrate(ctx, p.DB, sets...); err != nil {
-		return nil, err
+	switch cfg.Migrations {
+	case MigrationsCheck:
+		if err := postgres.CheckMigrated(ctx, p.DB, sets...); err != nil {
+			return nil, fmt.Errorf("%w (DATABASE_MIGRATIONS=check: run this binary once with DATABASE_MIGRATIONS=apply-and-exit as the database's owner)", err)
+		}
+	default:
+		if err := postgres.Migrate(ctx, p.DB, sets...); err != nil {
+			return nil, err
+		}
+		if cfg.Migrations == MigrationsApplyAndExit {
+			return nil, ErrMigratedOnly
+		}
 	}
 
 	if p.Broker, err = amqpx.Connect(ctx, cfg.amqp(), spec.Subscriptions, p.Log); err != nil {
@@ -282,6 +293,11 @@ func CloseDatabase(db *gorm.DB) {
 	}
 }
 
+// ErrMigratedOnly is what Start returns, having closed everything, when
+// DATABASE_MIGRATIONS=apply-and-exit: the migrations are applied and the
+// service is not to run. Main exits 0 on it.
+var ErrMigratedOnly = errors.New("migrations applied; not starting (DATABASE_MIGRATIONS=apply-and-exit)")
+
 // Command is a one-off subcommand of a service binary, run instead of the
 // service: "<binary> <Name>". It gets the same configuration.
 type Command[C any] struct {
@@ -327,6 +343,10 @@ func run[C any](ctx context.Context, args []string, load func() (C, error), star
 		return fmt.Errorf("unknown command %q; %s]", args[0], usage)
 	}
 	p, err := start(ctx, cfg)
+	if errors.Is(err, ErrMigratedOnly) {
+		fmt.Fprintln(os.Stderr, "migrations applied; DATABASE_MIGRATIONS=apply-and-exit, so exiting")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -136,15 +136,45 @@ func migrate(ctx context.Context, sqlDB *sql.DB, set Migrations) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, set.FS,
-		goose.WithTableName("goose_"+set.Name+"_version"),
-		goose.WithSessionLocker(locker),
-		goose.WithDisableGlobalRegistry(true))
+	p, err := provider(sqlDB, set, goose.WithSessionLocker(locker))
 	if err != nil {
 		return err
 	}
 	_, err = p.Up(ctx)
 	return err
+}
+
+func provider(sqlDB *sql.DB, set Migrations, opts ...goose.ProviderOption) (*goose.Provider, error) {
+	return goose.NewProvider(goose.DialectPostgres, sqlDB, set.FS,
+		append(opts, goose.WithTableName("goose_"+set.Name+"_version"), goose.WithDisableGlobalRegistry(true))...)
+}
+
+// ErrNotMigrated is wrapped by CheckMigrated's error: the schema is behind
+// this build.
+var ErrNotMigrated = errors.New("the database schema is not migrated to this build")
+
+// CheckMigrated reports, changing nothing, whether every set is applied to
+// its newest version: a service that runs as a role that may not change the
+// schema checks instead of migrating (someone else migrates, as the owner).
+func CheckMigrated(ctx context.Context, db *gorm.DB, sets ...Migrations) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	for _, set := range sets {
+		p, err := provider(sqlDB, set)
+		if err != nil {
+			return err
+		}
+		current, target, err := p.GetVersions(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: %s: cannot read its version (%w)", ErrNotMigrated, set.Name, err)
+		}
+		if current < target {
+			return fmt.Errorf("%w: %s is at version %d, this build needs %d", ErrNotMigrated, set.Name, current, target)
+		}
+	}
+	return nil
 }
 
 // SQLTx returns the *sql.Tx under a gorm transaction, for libraries that

@@ -16,7 +16,7 @@ import (
 // calls it once the service has handled everything before (a marker event).
 func DeadLetters(t testing.TB, amqpURL, service string) []amqp.Delivery {
 	t.Helper()
-	conn, ch := dial(t, amqpURL)
+	conn, ch := dial(t, AdminURL(t, amqpURL))
 	defer conn.Close()
 	return drain(t, ch, amqpx.DeadLetterQueue(service))
 }
@@ -36,7 +36,7 @@ type Tap struct {
 // published after NewTap returns. The queue goes with the test.
 func NewTap(t testing.TB, amqpURL, pattern string) *Tap {
 	t.Helper()
-	conn, ch := dial(t, amqpURL)
+	conn, ch := dial(t, AdminURL(t, amqpURL))
 	t.Cleanup(func() { _ = conn.Close() })
 	q, err := ch.QueueDeclare("", false, true, true, false, nil)
 	if err == nil {
@@ -61,9 +61,24 @@ func (tp *Tap) Events() []events.Event {
 		if err != nil {
 			tp.t.Fatalf("published an undecodable event %s: %v", d.MessageId, err)
 		}
+		if err := events.CheckPublisher(e.Type, d.UserId); err != nil {
+			tp.t.Fatalf("published %s: %v", d.MessageId, err)
+		}
 		tp.seen = append(tp.seen, e)
 	}
 	return slices.Clone(tp.seen)
+}
+
+// AdminURL is amqpURL (its vhost) with the test user's credentials, which
+// may do anything there: tests bind taps and drain dead-letter queues,
+// which no service user may.
+func AdminURL(t testing.TB, amqpURL string) string {
+	t.Helper()
+	admin, err := amqp.ParseURI(Get(t).AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return withUser(amqpURL, admin.Username, admin.Password)
 }
 
 // dial opens a channel on a new connection; closing the connection closes it.

@@ -1,39 +1,45 @@
 package testinfra
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
+	"context"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
-	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/topology"
 )
 
 // VHost creates a fresh RabbitMQ virtual host, grants the test user every
-// permission on it, and returns the AMQP URL of it. It is deleted when the
-// test ends.
+// permission on it, creates the broker users of the services and the
+// operator with their permissions there (as brokersetup does), and returns
+// the AMQP URL of it as the test user. It is deleted when the test ends.
 func VHost(t testing.TB, prefix string) (amqpURL string, api *API) {
 	t.Helper()
 	s := Get(t)
-	api = &API{base: s.APIURL, VHost: prefix + "-" + randomSuffix()}
-	user := api.user()
-	if err := api.do(http.MethodPut, "/api/vhosts/"+url.PathEscape(api.VHost), nil, nil); err != nil {
+	mgmt, err := amqpx.NewManagement(s.APIURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api = &API{Management: mgmt, VHost: prefix + "-" + randomSuffix()}
+	ctx := context.Background()
+	if err := mgmt.Do(ctx, http.MethodPut, "/api/vhosts/"+url.PathEscape(api.VHost), nil, nil); err != nil {
 		t.Fatalf("create RabbitMQ vhost (is the management plugin enabled? `rabbitmq-plugins enable rabbitmq_management`): %v", err)
 	}
-	perms := map[string]string{"configure": ".*", "write": ".*", "read": ".*"}
-	if err := api.do(http.MethodPut, "/api/permissions/"+url.PathEscape(api.VHost)+"/"+url.PathEscape(user), perms, nil); err != nil {
-		t.Fatalf("grant permissions on vhost %s: %v", api.VHost, err)
-	}
 	t.Cleanup(func() {
-		if err := api.do(http.MethodDelete, "/api/vhosts/"+url.PathEscape(api.VHost), nil, nil); err != nil {
+		if err := mgmt.Do(ctx, http.MethodDelete, "/api/vhosts/"+url.PathEscape(api.VHost), nil, nil); err != nil {
 			t.Errorf("delete vhost %s: %v", api.VHost, err)
 		}
 	})
+	perms := map[string]string{"configure": ".*", "write": ".*", "read": ".*"}
+	if err := mgmt.Do(ctx, http.MethodPut, "/api/permissions/"+url.PathEscape(api.VHost)+"/"+url.PathEscape(userOf(s.AMQPURL)), perms, nil); err != nil {
+		t.Fatalf("grant permissions on vhost %s: %v", api.VHost, err)
+	}
+	if err := mgmt.ApplyUsers(ctx, api.VHost, topology.Users(), topology.DevPassword); err != nil {
+		t.Fatalf("create the broker users: %v", err)
+	}
 	u, err := url.Parse(s.AMQPURL)
 	if err != nil {
 		t.Fatalf("%s: %v", AMQPEnv, err)
@@ -43,9 +49,15 @@ func VHost(t testing.TB, prefix string) (amqpURL string, api *API) {
 	return u.String(), api
 }
 
-// API is a small client of the RabbitMQ management API, scoped to one vhost.
+// UserURL is amqpURL with the credentials of a broker user (a service or
+// the operator, with its development password) instead of the test user's.
+func UserURL(amqpURL, user string) string {
+	return withUser(amqpURL, user, topology.DevPassword(user))
+}
+
+// API is a client of the RabbitMQ management API, scoped to one vhost.
 type API struct {
-	base  string
+	*amqpx.Management
 	VHost string
 }
 
@@ -63,44 +75,16 @@ func (a *API) Queues() ([]Queue, error) {
 	return qs, err
 }
 
-func (a *API) user() string {
-	u, err := url.Parse(a.base)
-	if err != nil || u.User == nil {
-		return "guest"
-	}
-	return u.User.Username()
+func (a *API) do(method, path string, body, out any) error {
+	return a.Do(context.Background(), method, path, body, out)
 }
 
-func (a *API) do(method, path string, body, out any) error {
-	u, err := url.Parse(a.base)
+func userOf(amqpURL string) string {
+	u, err := amqp.ParseURI(amqpURL)
 	if err != nil {
-		return err
+		return "guest"
 	}
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, err := http.NewRequest(method, u.Scheme+"://"+u.Host+path, rd)
-	if err != nil {
-		return err
-	}
-	pass, _ := u.User.Password()
-	req.SetBasicAuth(u.User.Username(), pass)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		msg, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, msg)
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	return nil
+	return u.Username
 }
 
 func withUser(rawURL, user, pass string) string {
@@ -126,4 +110,24 @@ func DeclareTopology(t testing.TB, amqpURL, queueType string, topo amqpx.Topolog
 	if err := amqpx.DeclareTopology(amqpURL, queueType, topo); err != nil {
 		t.Fatalf("declare the RabbitMQ topology: %v", err)
 	}
+}
+
+// BrokerUser creates the broker user u (with its development password) and
+// its permissions in the vhost of amqpURL, and returns the AMQP URL that
+// connects as it: tests of the plumbing run consumers of their own, with a
+// service's least privilege.
+func BrokerUser(t testing.TB, amqpURL string, u amqpx.User) string {
+	t.Helper()
+	mgmt, err := amqpx.NewManagement(Get(t).APIURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, err := amqp.ParseURI(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgmt.ApplyUsers(context.Background(), uri.Vhost, []amqpx.User{u}, topology.DevPassword); err != nil {
+		t.Fatalf("create broker user %s: %v", u.Name, err)
+	}
+	return UserURL(amqpURL, u.Name)
 }

@@ -31,11 +31,11 @@ func PlatformConfig(t testing.TB, service string) (platform.Config, *API) {
 	}
 	cfg.Service, cfg.HTTPAddr = service, "127.0.0.1:0"
 	cfg.DatabaseURL = Database(t, service)
-	var api *API
-	cfg.AMQPURL, api = VHost(t, service)
-	Topology(t, cfg.AMQPURL)
-	cfg.ShutdownGrace = 5 * time.Second // tests stop many services; do not wait 20 s each
-	cfg.DatabaseMaxConns = 5            // packages run in parallel on one server (100 connections)
+	amqpURL, api := VHost(t, service)
+	Topology(t, amqpURL)
+	cfg.AMQPURL = UserURL(amqpURL, service) // each service is its own broker user
+	cfg.ShutdownGrace = 5 * time.Second     // tests stop many services; do not wait 20 s each
+	cfg.DatabaseMaxConns = 5                // packages run in parallel on one server (100 connections)
 	cfg.JWT.Secret = JWTSecret
 	return cfg, api
 }

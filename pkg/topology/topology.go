@@ -9,7 +9,15 @@
 // upgrade, instead of vanishing.
 package topology
 
-import "github.com/expenseflow/expenseflow/pkg/amqpx"
+import (
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
+	"github.com/expenseflow/expenseflow/pkg/events"
+)
 
 // Every queue, by consumer. Queue names are wire names: changing one leaves
 // the old queue, and whatever waits in it, behind.
@@ -34,4 +42,55 @@ var All = amqpx.Topology{
 	"reimbursement": {ReimbursementExpenseApproved},
 	"notification":  {NotificationEvents},
 	"audit":         {AuditAllEvents},
+}
+
+// Operator is the broker user of the people who look after the bus: the
+// deadletters tool reads dead letters and replays them as it.
+const Operator = amqpx.Operator
+
+// Users is every broker identity and what it may do in a vhost: a user per
+// service, named after it, and the operator. brokersetup creates them (or
+// renders them for RabbitMQ's definitions file and for the Messaging
+// Topology Operator); docs/security.md explains the model.
+//
+// A service may configure nothing (brokersetup declares the topology, and
+// the passive checks a service makes need no permission), read only its own
+// queues, write only to the events exchange (and there only the routing
+// keys of the events it owns) and to the dead-letter exchange. The
+// operator may read every dead-letter queue and the unrouted queue, and
+// write to the default exchange, through which a replay goes straight back
+// to the queue a letter failed in, naming the letter's original publisher.
+func Users() []amqpx.User {
+	var users []amqpx.User
+	for _, service := range slices.Sorted(maps.Keys(All)) {
+		var queues []string
+		for _, s := range All[service] {
+			queues = append(queues, s.Queue)
+		}
+		u := amqpx.User{Name: service, Configure: amqpx.Nothing, Read: amqpx.OneOf(queues...), Write: amqpx.OneOf(amqpx.DeadLetterExchange)}
+		if keys := events.OwnedRoutingKeys(service); len(keys) > 0 {
+			u.Write = amqpx.OneOf(amqpx.EventsExchange, amqpx.DeadLetterExchange)
+			u.Publish = amqpx.StartsWith(keys...)
+		}
+		users = append(users, u)
+	}
+	// Every service's dead-letter queue, present and future, and the
+	// unrouted queue.
+	readable := `^([a-z0-9-]+` + regexp.QuoteMeta(amqpx.DeadLetterQueue("")) + `|` + regexp.QuoteMeta(amqpx.UnroutedQueue) + `)$`
+	return append(users, amqpx.User{
+		Name:      Operator,
+		Configure: amqpx.Nothing, Write: amqpx.OneOf("amq.default"), Read: readable,
+	})
+}
+
+// DevPassword is the password of a broker user in development setups
+// (make run, the tests, docker compose, the k8s dev overlay): public, in
+// git, on purpose. Anything else supplies its own.
+func DevPassword(user string) string { return "DEV-ONLY-" + user }
+
+// K8sSecretName is the Kubernetes Secret holding a broker user's
+// credentials (username, password), e.g. expenseflow-broker-approval: its
+// User resource imports them, and the service builds its AMQP_URL from them.
+func K8sSecretName(user string) string {
+	return "expenseflow-broker-" + strings.TrimPrefix(user, "expenseflow-")
 }

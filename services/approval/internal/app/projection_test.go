@@ -17,10 +17,10 @@ func paidStory() []events.Event {
 		return events.Event{Envelope: events.Envelope{Sequence: seq, Time: t0.Add(time.Duration(seq) * time.Minute)}, Payload: p}
 	}
 	return []events.Event{
-		ev(1, events.ExpenseSubmittedV2{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Category: "travel", CostCenter: "sales", Description: "Train", IncurredOn: "2026-11-20", SubmittedAt: t0}),
-		ev(2, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: t0}),
-		ev(1, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR"}),
-		ev(2, events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", PaymentRef: "p-1", PaidAt: t0}),
+		ev(1, events.ExpenseSubmittedV2{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Category: "travel", CostCenter: "sales", Description: "Train", IncurredOn: "2026-11-20", SubmittedAt: t0}),
+		ev(2, events.ExpenseApprovedV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: t0}),
+		ev(1, events.ReimbursementScheduledV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR"}),
+		ev(2, events.ReimbursementPaidV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", PaymentRef: "p-1", PaidAt: t0}),
 	}
 }
 
@@ -72,21 +72,21 @@ func TestPublicStatus(t *testing.T) {
 // amount (a bug upstream, a forgery) changes neither.
 func TestFieldsComeOnlyFromTheirOwner(t *testing.T) {
 	story := paidStory()
-	v := View{ID: "e-1"}
+	v := View{ID: "00000000-0000-4000-8000-00000000e001"}
 	for _, e := range story {
 		apply(&v, e)
 	}
 	want := v
 	forged := story[3]
 	forged.Sequence = 3
-	forged.Payload = events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "mallory", AmountMinor: 9_999_999, Currency: "USD", PaymentRef: "p-2", PaidAt: t0}
+	forged.Payload = events.ReimbursementPaidV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "mallory", AmountMinor: 9_999_999, Currency: "USD", PaymentRef: "p-2", PaidAt: t0}
 	apply(&v, forged)
 	if v.EmployeeID != want.EmployeeID || v.AmountMinor != want.AmountMinor || v.Currency != want.Currency {
 		t.Fatalf("a reimbursement event rewrote the claim: %+v", v)
 	}
 	approved := story[1]
 	approved.Sequence = 3
-	approved.Payload = events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "mallory", ApproverID: "bob", AmountMinor: 1, Currency: "GBP", Category: "other", ApprovedAt: t0}
+	approved.Payload = events.ExpenseApprovedV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "mallory", ApproverID: "bob", AmountMinor: 1, Currency: "GBP", Category: "other", ApprovedAt: t0}
 	apply(&v, approved)
 	if v.EmployeeID != want.EmployeeID || v.AmountMinor != want.AmountMinor || v.Category != want.Category {
 		t.Fatalf("an approval rewrote the claim's facts: %+v", v)
@@ -98,11 +98,11 @@ func TestFieldsComeOnlyFromTheirOwner(t *testing.T) {
 func TestEqualSequencesResolveTheSameWay(t *testing.T) {
 	story := paidStory()
 	rejected := story[1]
-	rejected.Payload = events.ExpenseRejectedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "frank", Reason: "no receipt", RejectedAt: t0}
+	rejected.Payload = events.ExpenseRejectedV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", ApproverID: "frank", Reason: "no receipt", RejectedAt: t0}
 	otherPayout := story[3]
-	otherPayout.Payload = events.ReimbursementFailedV1{ReimbursementID: "r-2", ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Reason: "closed", FailedAt: t0}
+	otherPayout.Payload = events.ReimbursementFailedV1{ReimbursementID: "00000000-0000-4000-8000-00000000a002", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", Reason: "closed", FailedAt: t0}
 	project := func(evs ...events.Event) View {
-		v := View{ID: "e-1"}
+		v := View{ID: "00000000-0000-4000-8000-00000000e001"}
 		for _, e := range evs {
 			apply(&v, e)
 		}

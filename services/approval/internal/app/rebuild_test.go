@@ -86,7 +86,7 @@ func TestRebuildWaitsForTheArchiveToCatchUp(t *testing.T) {
 	if err != nil || n != 4 {
 		t.Fatalf("replayed %d, err %v", n, err)
 	}
-	if v := views.committed["e-1"]; v == nil || v.PublicStatus() != StatusPaid {
+	if v := views.committed["00000000-0000-4000-8000-00000000e001"]; v == nil || v.PublicStatus() != StatusPaid {
 		t.Fatalf("rebuilt view: %+v", v)
 	}
 }

@@ -112,10 +112,10 @@ func TestCheckpointsCatchTruncationAndRewrite(t *testing.T) {
 		t.Fatalf("after deleting two: %+v", before)
 	}
 	ckpt := strconv.FormatInt(last-1, 10) + ":" + before.Head.Hash
-	testinfra.PublishEvent(t, a.amqpURL, event(t, events.ExpenseWithdrawnV1{ExpenseID: "e-9", EmployeeID: "erin", WithdrawnAt: base}, "c-9", 30))
+	testinfra.PublishEvent(t, a.amqpURL, event(t, events.ExpenseWithdrawnV1{ExpenseID: "00000000-0000-4000-8000-00000000e009", EmployeeID: "erin", WithdrawnAt: base}, "c-9", 30))
 	testinfra.Eventually(t, 10*time.Second, "the new event is appended", func() bool { return a.verify().Checked == last })
 	asSuperuser(fmt.Sprintf("DELETE FROM audit_events WHERE seq >= %d", last-1))
-	testinfra.PublishEvent(t, a.amqpURL, event(t, events.ExpenseWithdrawnV1{ExpenseID: "e-8", EmployeeID: "erin", WithdrawnAt: base}, "c-8", 31))
+	testinfra.PublishEvent(t, a.amqpURL, event(t, events.ExpenseWithdrawnV1{ExpenseID: "00000000-0000-4000-8000-00000000e008", EmployeeID: "erin", WithdrawnAt: base}, "c-8", 31))
 	testinfra.Eventually(t, 10*time.Second, "a forged entry takes the place", func() bool { return a.verify().Checked == last-1 })
 	if v := a.verify(); !v.OK {
 		t.Fatalf("the rewritten chain holds on its own: %+v", v)
@@ -163,7 +163,7 @@ func TestFeedWhileEventsArrive(t *testing.T) {
 	publish := func() {
 		var bodies [][]byte
 		for range 10 {
-			env := event(t, events.ExpenseWithdrawnV1{ExpenseID: "e-" + strconv.Itoa(len(published)), EmployeeID: "erin", WithdrawnAt: base}, "c-feed", 0)
+			env := event(t, events.ExpenseWithdrawnV1{ExpenseID: fmt.Sprintf("00000000-0000-4000-8000-%012d", len(published)), EmployeeID: "erin", WithdrawnAt: base}, "c-feed", 0)
 			body, _ := events.Encode(env)
 			bodies = append(bodies, body)
 			published = append(published, env.ID)

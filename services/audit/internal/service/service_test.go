@@ -104,20 +104,20 @@ func event(t *testing.T, p events.Payload, correlationID string, minute int) eve
 // distinct event ids in publishing order.
 func story(t *testing.T, a audit) []string {
 	t.Helper()
-	submitted := event(t, events.ExpenseSubmittedV1{ExpenseID: "e-1", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR",
+	submitted := event(t, events.ExpenseSubmittedV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR",
 		Category: "travel", Description: "Train", IncurredOn: "2026-11-20", SubmittedAt: base}, "c-1", 0)
-	approved := event(t, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250,
+	approved := event(t, events.ExpenseApprovedV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250,
 		Currency: "EUR", Category: "travel", ApprovedAt: base}, "c-1", 1)
-	scheduled := event(t, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+	scheduled := event(t, events.ReimbursementScheduledV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice",
 		AmountMinor: 4250, Currency: "EUR"}, "c-1", 2)
-	ledger := event(t, events.LedgerEntryPostedV1{EntryID: "l-1", ExpenseID: "e-1", Kind: events.EntryKindApproval, PostedAt: base,
+	ledger := event(t, events.LedgerEntryPostedV1{EntryID: "00000000-0000-4000-8000-00000000c001", ExpenseID: "00000000-0000-4000-8000-00000000e001", Kind: events.EntryKindApproval, PostedAt: base,
 		Lines: []events.LedgerLine{{Account: "expense:travel", DebitMinor: 4250, Currency: "EUR"},
 			{Account: "reimbursements_payable", CreditMinor: 4250, Currency: "EUR"}}}, "c-1", 3)
-	paid := event(t, events.ReimbursementPaidV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+	paid := event(t, events.ReimbursementPaidV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice",
 		AmountMinor: 4250, Currency: "EUR", PaymentRef: "pay-1", PaidAt: base}, "c-1", 4)
-	other := event(t, events.ExpenseSubmittedV1{ExpenseID: "e-2", EmployeeID: "erin", AmountMinor: 990, Currency: "GBP",
+	other := event(t, events.ExpenseSubmittedV1{ExpenseID: "00000000-0000-4000-8000-00000000e002", EmployeeID: "erin", AmountMinor: 990, Currency: "GBP",
 		Category: "meals", Description: "Lunch", IncurredOn: "2026-11-20", SubmittedAt: base}, "c-2", 5)
-	marker := event(t, events.ExpenseWithdrawnV1{ExpenseID: "e-3", EmployeeID: "erin", WithdrawnAt: base}, "c-3", 7)
+	marker := event(t, events.ExpenseWithdrawnV1{ExpenseID: "00000000-0000-4000-8000-00000000e003", EmployeeID: "erin", WithdrawnAt: base}, "c-3", 7)
 
 	for _, env := range []events.Envelope{submitted, approved, submitted, scheduled, ledger, paid, approved, other} {
 		testinfra.PublishEvent(t, a.amqpURL, env)
@@ -125,8 +125,8 @@ func story(t *testing.T, a audit) []string {
 	// A newer version with an extension attribute: kept, and kept as sent.
 	v9 := uuid.Must(uuid.NewV7()).String()
 	testinfra.Publish(t, a.amqpURL, "expense.audited.v9", v9, fmt.Appendf(nil, `{"specversion":"1.0","id":%q,`+
-		`"type":"expense.audited.v9","source":"future","subject":"e-1","time":"2026-11-22T15:06:00Z",`+
-		`"correlationid":"c-1","sequence":"0000000000000000003","tenant":"acme","data":{"expense_id":"e-1","verdict":"fine"}}`, v9))
+		`"type":"expense.audited.v9","source":"future","subject":"00000000-0000-4000-8000-00000000e001","time":"2026-11-22T15:06:00Z",`+
+		`"correlationid":"c-1","sequence":"0000000000000000003","tenant":"acme","data":{"expense_id":"00000000-0000-4000-8000-00000000e001","verdict":"fine"}}`, v9))
 	testinfra.PublishEvent(t, a.amqpURL, marker)
 
 	testinfra.Eventually(t, 10*time.Second, "the marker is stored", func() bool {
@@ -145,12 +145,12 @@ func TestEachEventStoredOnceAndFound(t *testing.T) {
 		want        []string
 	}{
 		{"everything, once, in arrival order", "", all},
-		{"by subject", "?subject=e-1", []string{submitted, approved, v9}},
-		{"by expense: its whole story", "?expense_id=e-1", []string{submitted, approved, scheduled, ledger, paid, v9}},
+		{"by subject", "?subject=00000000-0000-4000-8000-00000000e001", []string{submitted, approved, v9}},
+		{"by expense: its whole story", "?expense_id=00000000-0000-4000-8000-00000000e001", []string{submitted, approved, scheduled, ledger, paid, v9}},
 		{"by correlation id", "?correlation_id=c-2", []string{other}},
 		{"by type", "?type=expense.submitted.v1", []string{submitted, other}},
 		{"by event time, from inclusive, to exclusive", "?from=2026-11-22T15:01:00Z&to=2026-11-22T15:04:00Z", []string{approved, scheduled, ledger}},
-		{"filters combine", "?expense_id=e-1&type=reimbursement.paid.v1", []string{paid}},
+		{"filters combine", "?expense_id=00000000-0000-4000-8000-00000000e001&type=reimbursement.paid.v1", []string{paid}},
 		{"nothing matches", "?subject=nobody", []string{}},
 	}
 	for _, tc := range cases {
@@ -162,7 +162,7 @@ func TestEachEventStoredOnceAndFound(t *testing.T) {
 	}
 
 	// An item is the stored envelope plus seq and received_at.
-	items := a.get("/v1/audit/events?subject=e-1").Items
+	items := a.get("/v1/audit/events?subject=00000000-0000-4000-8000-00000000e001").Items
 	first, future := items[0], items[2]
 	if first.Seq != 1 || first.Type != events.ExpenseSubmittedV1Type || first.Source != "test" || first.CorrelationID != "c-1" ||
 		first.Sequence != "0000000000000000001" || !first.Time.Equal(base) || first.Data["description"] != "Train" || first.ReceivedAt.IsZero() {
@@ -173,8 +173,8 @@ func TestEachEventStoredOnceAndFound(t *testing.T) {
 	}
 
 	// Keyset pages over a filtered search.
-	p1 := a.get("/v1/audit/events?expense_id=e-1&limit=4")
-	p2 := a.get("/v1/audit/events?expense_id=e-1&limit=4&cursor=" + url.QueryEscape(p1.NextCursor))
+	p1 := a.get("/v1/audit/events?expense_id=00000000-0000-4000-8000-00000000e001&limit=4")
+	p2 := a.get("/v1/audit/events?expense_id=00000000-0000-4000-8000-00000000e001&limit=4&cursor=" + url.QueryEscape(p1.NextCursor))
 	if len(p1.Items) != 4 || p1.NextCursor == "" || len(p2.Items) != 2 || p2.NextCursor != "" || p2.Items[0].Seq <= p1.Items[3].Seq {
 		t.Errorf("pages: %v (next %q), then %v (next %q)", ids(p1.Items), p1.NextCursor, ids(p2.Items), p2.NextCursor)
 	}

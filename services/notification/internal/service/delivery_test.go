@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -32,10 +33,10 @@ func TestEmailSurvivesAnSMTPOutage(t *testing.T) {
 
 	// 4 submissions reach both managers (8), 3 approvals reach alice (3).
 	for i := range 4 {
-		testinfra.PublishEvent(t, amqpURL, submitted(t, "e-"+string(rune('a'+i)), "alice"))
+		testinfra.PublishEvent(t, amqpURL, submitted(t, fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "alice"))
 	}
 	for i := range 3 {
-		testinfra.PublishEvent(t, amqpURL, envelope(t, events.ExpenseApprovedV1{ExpenseID: "e-" + string(rune('a'+i)),
+		testinfra.PublishEvent(t, amqpURL, envelope(t, events.ExpenseApprovedV1{ExpenseID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
 			EmployeeID: "alice", ApproverID: "bob", AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: time.Now()}))
 	}
 	const want = 11

@@ -103,17 +103,17 @@ func inbox(c testinfra.Client, user, query string) page {
 func TestEventsReachTheRightInboxes(t *testing.T) {
 	c, amqpURL := startNotification(t)
 
-	sub := submitted(t, "e-1", "alice")
-	approved := envelope(t, events.ExpenseApprovedV1{ExpenseID: "e-1", EmployeeID: "alice", ApproverID: "bob",
+	sub := submitted(t, "00000000-0000-4000-8000-00000000e001", "alice")
+	approved := envelope(t, events.ExpenseApprovedV1{ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice", ApproverID: "bob",
 		AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: time.Now()})
-	withdrawn := envelope(t, events.ExpenseWithdrawnV1{ExpenseID: "e-2", EmployeeID: "erin", WithdrawnAt: time.Now()})
-	scheduled := envelope(t, events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+	withdrawn := envelope(t, events.ExpenseWithdrawnV1{ExpenseID: "00000000-0000-4000-8000-00000000e002", EmployeeID: "erin", WithdrawnAt: time.Now()})
+	scheduled := envelope(t, events.ReimbursementScheduledV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice",
 		AmountMinor: 4250, Currency: "EUR"})
-	failed := envelope(t, events.ReimbursementFailedV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
+	failed := envelope(t, events.ReimbursementFailedV1{ReimbursementID: "00000000-0000-4000-8000-00000000a001", ExpenseID: "00000000-0000-4000-8000-00000000e001", EmployeeID: "alice",
 		AmountMinor: 4250, Currency: "EUR", Reason: "account closed", FailedAt: time.Now()})
 	// The last event is a marker: the queue is consumed in order, so once it
 	// shows up everything published before it has been handled.
-	marker := envelope(t, events.ExpenseRejectedV1{ExpenseID: "e-3", EmployeeID: "erin", ApproverID: "frank",
+	marker := envelope(t, events.ExpenseRejectedV1{ExpenseID: "00000000-0000-4000-8000-00000000e003", EmployeeID: "erin", ApproverID: "frank",
 		Reason: "no receipt", RejectedAt: time.Now()})
 	for _, env := range []events.Envelope{sub, approved, withdrawn, scheduled, failed, sub, failed, marker} {
 		testinfra.PublishEvent(t, amqpURL, env)
@@ -142,7 +142,7 @@ func TestEventsReachTheRightInboxes(t *testing.T) {
 			}
 		}
 	}
-	if got := inbox(c, "bob", "").Items[0]; got.EventType != events.ExpenseSubmittedV1Type || got.ExpenseID != "e-1" {
+	if got := inbox(c, "bob", "").Items[0]; got.EventType != events.ExpenseSubmittedV1Type || got.ExpenseID != "00000000-0000-4000-8000-00000000e001" {
 		t.Errorf("bob's notification: %+v", got)
 	}
 	if n := len(testinfra.DeadLetters(t, amqpURL, "notification")); n != 0 {
@@ -152,7 +152,7 @@ func TestEventsReachTheRightInboxes(t *testing.T) {
 
 func TestMarkReadIsIdempotentAndOwnershipChecked(t *testing.T) {
 	c, amqpURL := startNotification(t)
-	testinfra.PublishEvent(t, amqpURL, submitted(t, "e-1", "alice"))
+	testinfra.PublishEvent(t, amqpURL, submitted(t, "00000000-0000-4000-8000-00000000e001", "alice"))
 	testinfra.Eventually(t, 10*time.Second, "bob and frank are told", func() bool {
 		return len(inbox(c, "bob", "").Items) == 1 && len(inbox(c, "frank", "").Items) == 1
 	})
@@ -191,7 +191,7 @@ func TestMarkReadIsIdempotentAndOwnershipChecked(t *testing.T) {
 
 func TestInboxPaginationAndQueryRules(t *testing.T) {
 	c, amqpURL := startNotification(t)
-	for _, e := range []string{"e-1", "e-2", "e-3"} {
+	for _, e := range []string{"00000000-0000-4000-8000-00000000e001", "00000000-0000-4000-8000-00000000e002", "00000000-0000-4000-8000-00000000e003"} {
 		testinfra.PublishEvent(t, amqpURL, submitted(t, e, "alice"))
 	}
 	testinfra.Eventually(t, 10*time.Second, "bob is told three times", func() bool {
@@ -207,7 +207,7 @@ func TestInboxPaginationAndQueryRules(t *testing.T) {
 		t.Fatalf("second page: %+v", second)
 	}
 	all := append(first.Items, second.Items...)
-	for i, want := range []string{"e-3", "e-2", "e-1"} {
+	for i, want := range []string{"00000000-0000-4000-8000-00000000e003", "00000000-0000-4000-8000-00000000e002", "00000000-0000-4000-8000-00000000e001"} {
 		if all[i].ExpenseID != want {
 			t.Fatalf("want newest first (e-3, e-2, e-1), got %+v", all)
 		}
@@ -236,7 +236,7 @@ func TestInboxPaginationAndQueryRules(t *testing.T) {
 // on another notification is a different request, refused with 422.
 func TestMarkReadIdempotencyKey(t *testing.T) {
 	c, amqpURL := startNotification(t)
-	for _, e := range []string{"e-1", "e-2"} {
+	for _, e := range []string{"00000000-0000-4000-8000-00000000e001", "00000000-0000-4000-8000-00000000e002"} {
 		testinfra.PublishEvent(t, amqpURL, submitted(t, e, "alice"))
 	}
 	testinfra.Eventually(t, 10*time.Second, "bob is told twice", func() bool {
