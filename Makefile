@@ -3,6 +3,7 @@
 #   make test   format, vet, layering check, unit + component + end-to-end tests
 #   make soak   FLOWS claims through a fresh local stack (FAULTS=kill,broker to break
 #               it meanwhile), then every invariant checked
+#   make bench  the same, measured against pgbench on this machine (docs/performance.md)
 SERVICES := approval accounting reimbursement notification audit
 
 .PHONY: build run test lint token fuzz soak infra
@@ -45,3 +46,8 @@ k8s: ## render the Kubernetes manifests of OVERLAY (dev, the default, or prod) t
 broker-files: ## regenerate the broker users for compose (definitions) and k8s from pkg/topology
 	go run ./cmd/brokersetup definitions > deploy/rabbitmq/definitions.json
 	go run ./cmd/brokersetup k8s > deploy/k8s/base/broker-users.yaml
+
+.PHONY: bench
+bench: build ## FLOWS (3000) through a fresh stack against pgbench's ceiling in the same run (RATE= flows/s paces it; PGSS=1 loads pg_stat_statements); report in results/
+	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/soak
+	@FLOWS=$(FLOWS) CONCURRENCY=$(CONCURRENCY) RATE=$(RATE) PGSS=$(PGSS) scripts/bench.sh

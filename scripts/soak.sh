@@ -47,6 +47,7 @@ supervise() {
     DATABASE_URL="${PG_BASE_URL}/soak_${svc}?sslmode=disable" \
     AMQP_URL="$(as_broker_user "$svc" "$AMQP_SOAK")" \
     AUDIT_URL="http://127.0.0.1:${PORTS[audit]}" \
+    PPROF_ADDR="${SOAK_PPROF:+127.0.0.1:$(( PORTS[$svc] + 100 ))}" \
     PAYOUT_INTERVAL=0 \
       "bin/$svc" >>".run/soak-$svc.log" 2>&1 &
     echo $! >".run/soak-pids/$svc.pid"

@@ -9,6 +9,13 @@
 //	make soak FLOWS=2000 CONCURRENCY=16      # fresh local stack, soak, stop
 //	make soak FAULTS=kill,broker             # … with services killed and RabbitMQ stopped meanwhile
 //	bin/soak -flows 500 -concurrency 8       # against a running `make run`
+//	make bench                               # throughput against pgbench's ceiling, report in results/
+//
+// -bench <dir> measures the run against the machine in the same run: the
+// database's ceiling (pgbench -N), CPU seconds and transactions per flow,
+// the costliest statements (with pg_stat_statements loaded), and writes
+// report.md and latency.png there. -rate paces the flows (flows/s) for
+// latency at a given load.
 //
 // -faults injects failures while the flows run (pkg/faults): "kill" sends
 // SIGKILL to a random service whose process id is in -pids/<service>.pid
@@ -113,6 +120,13 @@ func config(args []string) (soak.Config, error) {
 	fs.StringVar(&dbTemplate, "db", dbTemplate, "database URL of each service, {service} standing for its name (default from PG_BASE_URL)")
 	fs.StringVar(&e.AMQPURL, "amqp", e.AMQPURL, "AMQP URL of the vhost (env AMQP_URL)")
 	fs.StringVar(&e.RabbitMQAPI, "rabbitmq-api", e.RabbitMQAPI, "RabbitMQ management API (env RABBITMQ_API)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "paced: start this many flows per second (0: as fast as -concurrency allows)")
+	var benchDir string
+	var pgbenchFor time.Duration
+	fs.StringVar(&benchDir, "bench", "", "measure the run against the machine (pgbench ceiling, CPU, commits) and write a report into this directory")
+	fs.DurationVar(&pgbenchFor, "pgbench-for", 30*time.Second, "how long pgbench runs, for -bench")
+	var pprofList string
+	fs.StringVar(&pprofList, "pprof", "", "for -bench: service=host:port,… of the services' PPROF_ADDR, to profile them under load")
 	var faultList, pids string
 	brokerDown := 5 * time.Second
 	fs.StringVar(&faultList, "faults", "", "faults to inject while the flows run, comma-separated: kill, broker")
@@ -121,6 +135,15 @@ func config(args []string) (soak.Config, error) {
 	fs.DurationVar(&brokerDown, "broker-down", brokerDown, "longest broker outage, for -faults broker")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	if benchDir != "" {
+		admin := strings.TrimSuffix(e.PGBaseURL, "/") + "/postgres?sslmode=disable"
+		cfg.Bench = &soak.BenchConfig{Dir: benchDir, AdminDSN: admin, PgbenchFor: pgbenchFor, Pprof: map[string]string{}}
+		for item := range strings.SplitSeq(pprofList, ",") {
+			if service, addr, ok := strings.Cut(item, "="); ok {
+				cfg.Bench.Pprof[service] = addr
+			}
+		}
 	}
 	var err error
 	if cfg.Faults, err = faultsFrom(faultList, pids, faults.LocalBroker(e.RabbitMQCtl), brokerDown); err != nil {

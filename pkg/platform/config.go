@@ -35,8 +35,12 @@ type Config struct {
 	HandlerTimeout   time.Duration `env:"HANDLER_TIMEOUT" envDefault:"10s"` // one attempt at one message
 	// RateLimit is each caller's sustained requests per second under /v1,
 	// RateBurst how many may come at once; 0 switches the limit off.
-	RateLimit      float64       `env:"RATE_LIMIT" envDefault:"100"`
-	RateBurst      int           `env:"RATE_BURST" envDefault:"200"`
+	RateLimit float64 `env:"RATE_LIMIT" envDefault:"100"`
+	RateBurst int     `env:"RATE_BURST" envDefault:"200"`
+	// PprofAddr, when set, serves Go's profiles (net/http/pprof) on a
+	// listener of their own, never on HTTP_ADDR: for profiling under load
+	// (make bench), on a loopback or otherwise private address.
+	PprofAddr      string        `env:"PPROF_ADDR"`
 	LogLevel       slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
 	LogOutput      io.Writer     `env:"-"` // standard output unless a test captures it
 	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`

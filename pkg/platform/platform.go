@@ -234,6 +234,9 @@ func (p *Platform) Run(ctx context.Context) error {
 		return httpx.Serve(ctx, srv, func() error { return srv.Serve(p.listener) }, p.Config.ShutdownGrace)
 	})
 	run(&work, working, "router", p.Router.Run)
+	if p.Config.PprofAddr != "" {
+		run(&work, working, "pprof", func(ctx context.Context) error { return servePprof(ctx, p.Config.PprofAddr) })
+	}
 	for _, job := range p.jobs {
 		run(&work, working, "job", job)
 	}

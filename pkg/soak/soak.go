@@ -71,6 +71,24 @@ type Config struct {
 	Faults      []faults.Fault
 	FaultEvery  time.Duration
 	FaultRounds int
+	// Rate paces the run: flows start at this many per second (an open
+	// arrival rate, for latency at a given load) while fewer than
+	// Concurrency are in progress; 0 starts them as fast as Concurrency
+	// allows (throughput).
+	Rate float64
+	// Bench, when set, measures the run against the machine (bench.go)
+	// and writes a report there.
+	Bench *BenchConfig
+}
+
+// BenchConfig is where a bench report goes and how the ceiling is measured.
+type BenchConfig struct {
+	Dir        string        // created if missing
+	AdminDSN   string        // a superuser's connection to the same PostgreSQL server
+	PgbenchFor time.Duration // how long pgbench runs (default 30 s)
+	// Pprof are the services' PPROF_ADDR, by service: a CPU profile of
+	// each is taken while the flows run.
+	Pprof map[string]string
 }
 
 // WithDefaults fills in what is unset.
@@ -93,6 +111,9 @@ func (c Config) WithDefaults() Config {
 	if c.FaultEvery == 0 {
 		c.FaultEvery = 10 * time.Second
 	}
+	if c.Bench != nil && c.Bench.PgbenchFor == 0 {
+		c.Bench.PgbenchFor = 30 * time.Second
+	}
 	return c
 }
 
@@ -108,6 +129,12 @@ func (c Config) Validate() error {
 	if c.Sample < 1 {
 		errs = append(errs, errors.New("sample must be at least 1"))
 	}
+	if c.Rate < 0 {
+		errs = append(errs, errors.New("rate must not be negative"))
+	}
+	if c.Bench != nil && (c.Bench.Dir == "" || c.Bench.AdminDSN == "") {
+		errs = append(errs, errors.New("a bench needs a report directory and an administrator's database URL"))
+	}
 	for _, s := range invariants.Services {
 		if c.Sources.DSN(s) == "" {
 			errs = append(errs, fmt.Errorf("no database URL for %s", s))
@@ -122,16 +149,18 @@ type Result struct {
 	Elapsed       time.Duration // from the first submit to the last payment
 	Submit        Latencies
 	Approve       Latencies
-	ReadModels    Latencies // approve → every read model updated, sampled flows
-	MaxQueued     int       // most messages in non-dead-letter queues at once
-	Retries       int64     // command attempts sent again under the same Idempotency-Key
-	InDoubt       int64     // commands sent again under a new key after a lost answer
+	ReadModels    Latencies      // approve → every read model updated, sampled flows
+	MaxQueued     int            // most messages in non-dead-letter queues at once
+	MaxQueuedIn   map[string]int // most messages seen in each queue: where the backlog builds
+	Retries       int64          // command attempts sent again under the same Idempotency-Key
+	InDoubt       int64          // commands sent again under a new key after a lost answer
 	MaxOutboxLag  map[string]time.Duration
 	OutboxLag     map[string]time.Duration // at the end, after quiescence
 	QuietErr      error                    // the queues did not drain in time
 	Errors        []string                 // the first few flow failures
 	Faults        []Injected               // every fault injected, in order
 	Invariants    invariants.Report
+	Bench         *Bench // set by a bench run
 }
 
 // OK reports whether every flow completed and every invariant holds.
@@ -185,6 +214,10 @@ func (r Result) String() string {
 		fmt.Fprintf(&b, "flow error: %s\n", e)
 	}
 	b.WriteString(r.Invariants.String())
+	if r.Bench != nil {
+		fmt.Fprintf(&b, "bench: %.1f flows/s against a ceiling of %.1f (pgbench -N %.0f tps ÷ %d): ratio %.2f; report in %s\n",
+			rate, r.Bench.Ceiling(), r.Bench.PgbenchTPS, FlowCommits, rate/r.Bench.Ceiling(), r.Bench.Dir)
+	}
 	return b.String()
 }
 
@@ -237,6 +270,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := r.connect(ctx); err != nil {
 		return Result{}, err
 	}
+	var b *benchRun
+	if cfg.Bench != nil {
+		if b, err = startBench(ctx, cfg); err != nil {
+			return Result{}, fmt.Errorf("bench: %w", err)
+		}
+	}
 	res := r.drive(ctx)
 
 	quietCtx, cancel := context.WithTimeout(ctx, cfg.QuietTimeout)
@@ -246,6 +285,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.OutboxLag = r.outboxLag(ctx)
 	res.Invariants = invariants.Check(ctx, cfg.Sources)
+	if b != nil {
+		if res.Bench, err = b.finish(ctx, cfg, res); err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
+	}
 	return res, nil
 }
 
@@ -253,6 +297,7 @@ type runner struct {
 	cfg   Config
 	api   *apiclient.Client
 	pools map[string]*pgxpool.Pool
+	watch *watcher
 	// retries counts command attempts sent again under the same key;
 	// inDoubt, commands sent again under a new key (see command).
 	retries, inDoubt atomic.Int64
@@ -296,13 +341,15 @@ type flowResult struct {
 
 func (r *runner) drive(ctx context.Context) Result {
 	cfg := r.cfg
-	res := Result{MaxOutboxLag: map[string]time.Duration{}}
+	res := Result{MaxOutboxLag: map[string]time.Duration{}, MaxQueuedIn: map[string]int{}}
 	var done atomic.Int64
 	start := time.Now()
 
 	bg, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
-	background.Add(3)
+	r.watch = newWatcher(r.pools, pollEvery)
+	background.Add(4)
+	go func() { defer background.Done(); r.watch.run(bg) }()
 	go func() { defer background.Done(); r.payoutLoop(bg) }()
 	go func() { defer background.Done(); r.progressLoop(bg, start, &done, &res) }()
 	faultsOver := make(chan struct{})
@@ -342,6 +389,13 @@ func (r *runner) drive(ctx context.Context) Result {
 		return ctx.Err() == nil && (i < cfg.Flows || faulting)
 	}
 	for i := 0; more(i); i++ {
+		if cfg.Rate > 0 { // the i-th flow starts i/Rate seconds in
+			due := start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			select {
+			case <-time.After(time.Until(due)):
+			case <-ctx.Done():
+			}
+		}
 		jobs <- i
 	}
 	close(jobs)
@@ -458,60 +512,29 @@ func (r *runner) approve(ctx context.Context, id, manager string) error {
 	}
 }
 
-// readModelChecks are the four read models an approval updates, each a query
-// on its service's database that returns a row once it shows the approval.
-var readModelChecks = []struct{ service, what, sql string }{
-	{"approval", "the view shows approved", `SELECT 1 FROM expense_views WHERE id = $1::uuid AND status = 'approved'`},
-	{"reimbursement", "the reimbursement is scheduled", `SELECT 1 FROM reimbursements WHERE expense_id = $1`},
-	{"accounting", "the approval is in the ledger", `SELECT 1 FROM journal_entries WHERE expense_id = $1 AND kind = 'approval'`},
-	{"notification", "the employee is notified", `SELECT 1 FROM notifications WHERE expense_id = $1 AND event_type = 'expense.approved.v1'`},
-}
-
-// pollEvery is how often a flow polls; it bounds the read-model latency's
-// resolution.
+// pollEvery is how often the watcher polls; it bounds the read-model
+// latency's resolution.
 const pollEvery = 10 * time.Millisecond
 
+// waitReadModels waits until every read model shows the approval.
 func (r *runner) waitReadModels(ctx context.Context, id string) error {
-	pending := slices.Clone(readModelChecks)
-	for {
-		var left []string
-		remaining := pending[:0]
-		for _, c := range pending {
-			var one int
-			err := r.pools[c.service].QueryRow(ctx, c.sql, id).Scan(&one)
-			if err != nil {
-				remaining = append(remaining, c)
-				left = append(left, c.what)
-			}
-		}
-		pending = remaining
-		if len(pending) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("read models not updated (%s): %w", strings.Join(left, ", "), ctx.Err())
-		case <-time.After(pollEvery):
+	for _, c := range readModelChecks {
+		if _, err := r.watch.wait(ctx, c, id); err != nil {
+			return fmt.Errorf("read models not updated: %w", err)
 		}
 	}
+	return nil
 }
 
 func (r *runner) waitPaid(ctx context.Context, id string) error {
-	status := ""
-	for {
-		err := r.pools["reimbursement"].QueryRow(ctx, `SELECT status FROM reimbursements WHERE expense_id = $1`, id).Scan(&status)
-		switch {
-		case err == nil && status == "paid":
-			return nil
-		case err == nil && status == "failed":
-			return errors.New("the payment failed")
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not paid (reimbursement status %q): %w", status, ctx.Err())
-		case <-time.After(5 * pollEvery):
-		}
+	status, err := r.watch.wait(ctx, paymentSettled, id)
+	switch {
+	case err != nil:
+		return err
+	case status == "failed":
+		return errors.New("the payment failed")
 	}
+	return nil
 }
 
 // payoutLoop runs a payout batch every PayoutEvery until ctx ends.
@@ -545,6 +568,7 @@ func (r *runner) progressLoop(ctx context.Context, start time.Time, done *atomic
 			for _, q := range qs {
 				if !strings.HasSuffix(q.Name, ".dead-letters") {
 					n += q.Messages
+					res.MaxQueuedIn[q.Name] = max(res.MaxQueuedIn[q.Name], q.Messages)
 				}
 			}
 			res.MaxQueued, queued = max(res.MaxQueued, n), strconv.Itoa(n)

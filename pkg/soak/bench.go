@@ -1,0 +1,408 @@
+package soak
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/expenseflow/expenseflow/pkg/invariants"
+)
+
+// A bench run (make bench) is a soak run measured against the machine it
+// runs on. In the same run it measures:
+//
+//   - the ceiling: pgbench -N (a write transaction of three updates and an
+//     insert, each committed) at 8 clients for 30 s on a scratch database
+//     of the same server. A flow commits about FlowCommits write
+//     transactions (docs/performance.md counts them), so pgbench's tps ÷
+//     FlowCommits is what the database alone would allow;
+//   - CPU seconds per flow of each process group (every service, PostgreSQL,
+//     RabbitMQ), from /proc, between the start of the flows and the moment
+//     everything is quiet again;
+//   - transactions committed per flow, from pg_stat_database (every
+//     transaction, read-only ones too: PostgreSQL counts each);
+//   - with pg_stat_statements loaded, the statements that took the most
+//     database time.
+
+// FlowCommits is the number of write transactions one flow needs, counted
+// in docs/performance.md: the denominator of the ceiling.
+const FlowCommits = 25
+
+// Bench is the measurement around one run.
+type Bench struct {
+	Dir        string  // where the report and the plot go
+	PgbenchTPS float64 // pgbench -N at 8 clients
+	CPU        map[string]time.Duration
+	Commits    int64 // transactions committed in the services' databases
+	Statements []Statement
+	Wall       time.Duration // from the first flow to quiet
+}
+
+// Statement is one row of pg_stat_statements.
+type Statement struct {
+	Database string
+	Calls    int64
+	Total    time.Duration
+	Query    string
+}
+
+// processGroups names the processes whose CPU time a bench reports, by the
+// command name in /proc/<pid>/stat.
+var processGroups = map[string]string{
+	"approval": "approval", "accounting": "accounting", "reimbursement": "reimbursement",
+	"notification": "notification", "audit": "audit", "postgres": "postgres", "beam.smp": "rabbitmq",
+	"soak": "soak (the load driver)",
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
+// every Linux this runs on.
+const clockTicks = 100
+
+// processCPU returns the CPU time (user + system) used so far by the live
+// processes of each group. A process that ends between two samples takes
+// its time with it: the services and the connection pools' PostgreSQL
+// backends live through a run, so little is lost.
+func processCPU() (map[string]time.Duration, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]time.Duration{}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		comm, cpu, ok := parseStat(string(raw))
+		if group, known := processGroups[comm]; ok && known {
+			out[group] += cpu
+		}
+	}
+	return out, nil
+}
+
+// parseStat reads the command name and the CPU time (user + system) from
+// a /proc/<pid>/stat line: "pid (comm) state ppid … utime stime …". The
+// name may hold spaces and parentheses, so it ends at the last ')'.
+func parseStat(s string) (comm string, cpu time.Duration, ok bool) {
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", 0, false
+	}
+	fields := strings.Fields(s[end+1:])
+	if len(fields) < 13 {
+		return "", 0, false
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, false
+	}
+	return s[open+1 : end], time.Duration(utime+stime) * time.Second / clockTicks, true
+}
+
+// commits returns the transactions committed so far in the services'
+// databases.
+func commits(ctx context.Context, src invariants.Sources) (int64, error) {
+	var total int64
+	for _, s := range invariants.Services {
+		conn, err := pgx.Connect(ctx, src.DSN(s))
+		if err != nil {
+			return 0, err
+		}
+		var n int64
+		err = conn.QueryRow(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").Scan(&n)
+		conn.Close(ctx)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// Pgbench runs pgbench -N at 8 clients for duration on a scratch database
+// created (and dropped afterwards) through adminDSN, and returns its tps.
+func Pgbench(ctx context.Context, adminDSN string, duration time.Duration, log func(string)) (float64, error) {
+	const db = "expenseflow_pgbench"
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+		return 0, err
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		return 0, err
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") }()
+	cfg, err := pgx.ParseConfig(adminDSN)
+	if err != nil {
+		return 0, err
+	}
+	args := []string{"-h", cfg.Host, "-p", strconv.Itoa(int(cfg.Port)), "-U", cfg.User}
+	env := append(os.Environ(), "PGPASSWORD="+cfg.Password)
+	init := exec.CommandContext(ctx, "pgbench", append(args, "-i", "-q", "-s", "10", db)...)
+	init.Env = env
+	if out, err := init.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("pgbench -i: %w: %s", err, out)
+	}
+	log(fmt.Sprintf("pgbench -N -c 8 -j 2 -T %d (the database's ceiling, on this machine, now)", int(duration.Seconds())))
+	run := exec.CommandContext(ctx, "pgbench", append(args, "-N", "-c", "8", "-j", "2", "-T", strconv.Itoa(int(duration.Seconds())), db)...)
+	run.Env = env
+	out, err := run.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pgbench -N: %w: %s", err, out)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("pgbench printed no tps: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// statementsReset reports whether pg_stat_statements is loaded (it must be
+// in shared_preload_libraries); if so it creates the extension in the
+// database of dsn and resets the server's counters.
+func statementsReset(ctx context.Context, dsn string) bool {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return false
+	}
+	defer conn.Close(ctx)
+	var libs string
+	if conn.QueryRow(ctx, "SHOW shared_preload_libraries").Scan(&libs) != nil || !strings.Contains(libs, "pg_stat_statements") {
+		return false
+	}
+	_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+	if err == nil {
+		_, err = conn.Exec(ctx, "SELECT pg_stat_statements_reset()")
+	}
+	return err == nil
+}
+
+// topStatements returns the n statements of the whole server that took the
+// most time since the reset.
+func topStatements(ctx context.Context, dsn string, n int) ([]Statement, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT d.datname, s.calls, s.total_exec_time, s.query
+		FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+		ORDER BY s.total_exec_time DESC LIMIT $1`, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Statement, error) {
+		var s Statement
+		var ms float64
+		err := r.Scan(&s.Database, &s.Calls, &ms, &s.Query)
+		s.Total = time.Duration(ms * float64(time.Millisecond))
+		s.Query = strings.Join(strings.Fields(s.Query), " ")
+		return s, err
+	})
+}
+
+// benchRun is a bench under way: the ceiling measured, the counters'
+// starting values taken.
+type benchRun struct {
+	b        Bench
+	cpu      map[string]time.Duration
+	commits  int64
+	began    time.Time
+	pgss     bool
+	pgssFrom string
+	profiles sync.WaitGroup
+}
+
+// startBench measures the ceiling (pgbench, before the flows: it would
+// compete with them), then takes the counters' starting values.
+func startBench(ctx context.Context, cfg Config) (*benchRun, error) {
+	if err := os.MkdirAll(cfg.Bench.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	br := &benchRun{b: Bench{Dir: cfg.Bench.Dir}, pgssFrom: cfg.Sources.DSN("approval")}
+	var err error
+	log := func(s string) { fmt.Fprintln(cfg.Progress, s) }
+	if br.b.PgbenchTPS, err = Pgbench(ctx, cfg.Bench.AdminDSN, cfg.Bench.PgbenchFor, log); err != nil {
+		return nil, err
+	}
+	log(fmt.Sprintf("pgbench: %.0f tps, a ceiling of %.1f flows/s", br.b.PgbenchTPS, br.b.Ceiling()))
+	br.pgss = statementsReset(ctx, br.pgssFrom)
+	if br.cpu, err = processCPU(); err != nil {
+		return nil, err
+	}
+	if br.commits, err = commits(ctx, cfg.Sources); err != nil {
+		return nil, err
+	}
+	br.began = time.Now()
+	for service, addr := range cfg.Bench.Pprof {
+		br.profiles.Go(func() {
+			if err := profile(ctx, service, addr, cfg.Bench.Dir); err != nil {
+				log(fmt.Sprintf("profile of %s: %v", service, err))
+			}
+		})
+	}
+	return br, nil
+}
+
+// profile takes a 20-second CPU profile of a service, 5 s into the flows
+// (busy by then), and writes it and its top functions (go tool pprof -top)
+// into dir.
+func profile(ctx context.Context, service, addr, dir string) error {
+	select {
+	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds=20", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", resp.Status)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, service+".pprof")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		return err
+	}
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=30", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go tool pprof: %w: %s", err, top)
+	}
+	return os.WriteFile(filepath.Join(dir, service+"-top.txt"), top, 0o644)
+}
+
+// finish takes the counters again, once everything is quiet, and writes
+// the report and the plot.
+func (br *benchRun) finish(ctx context.Context, cfg Config, res Result) (*Bench, error) {
+	b := &br.b
+	b.Wall = time.Since(br.began)
+	br.profiles.Wait()
+	cpu, err := processCPU()
+	if err != nil {
+		return nil, err
+	}
+	b.CPU = map[string]time.Duration{}
+	for g, d := range cpu {
+		b.CPU[g] = d - br.cpu[g]
+	}
+	n, err := commits(ctx, cfg.Sources)
+	if err != nil {
+		return nil, err
+	}
+	b.Commits = n - br.commits
+	if br.pgss {
+		if b.Statements, err = topStatements(ctx, br.pgssFrom, 15); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(b.Dir, "report.md"), []byte(b.Report(res, cfg)), 0o644); err != nil {
+		return nil, err
+	}
+	return b, plotLatencies(filepath.Join(b.Dir, "latency.png"), res)
+}
+
+// Ceiling is the flows/s the database alone would allow: pgbench's tps ÷
+// FlowCommits.
+func (b *Bench) Ceiling() float64 { return b.PgbenchTPS / FlowCommits }
+
+// Report is the bench's Markdown report of res.
+func (b *Bench) Report(res Result, cfg Config) string {
+	var w strings.Builder
+	done := res.Flows - res.Failed
+	rate := float64(done) / res.Elapsed.Seconds()
+	fmt.Fprintf(&w, "# expenseflow bench, %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	host, _ := os.Hostname()
+	fmt.Fprintf(&w, "Machine: %s, %d flows at concurrency %d", host, res.Flows, cfg.Concurrency)
+	if cfg.Rate > 0 {
+		fmt.Fprintf(&w, ", paced at %.1f flows/s", cfg.Rate)
+	}
+	fmt.Fprintf(&w, ".\n\n| figure | value |\n|---|---|\n")
+	fmt.Fprintf(&w, "| flows/s | **%.1f** (%d done, %d failed, in %s) |\n", rate, done, res.Failed, res.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&w, "| pgbench -N, 8 clients | %.0f tps |\n", b.PgbenchTPS)
+	fmt.Fprintf(&w, "| ceiling = tps ÷ %d commits per flow | %.1f flows/s |\n", FlowCommits, b.Ceiling())
+	if b.Ceiling() > 0 {
+		fmt.Fprintf(&w, "| **ratio to the ceiling** | **%.2f** |\n", rate/b.Ceiling())
+	}
+	if done > 0 {
+		fmt.Fprintf(&w, "| transactions committed per flow (read-only ones too) | %.1f |\n", float64(b.Commits)/float64(done))
+	}
+	fmt.Fprintf(&w, "| submit latency | %s |\n| approve latency | %s |\n| approve → every effect (view, reimbursement, ledger, notification) | %s |\n",
+		res.Submit, res.Approve, res.ReadModels)
+	fmt.Fprintf(&w, "| invariants | %s |\n", map[bool]string{true: "all hold", false: "VIOLATED"}[res.Invariants.OK()])
+	var deepest []string
+	for _, q := range slices.SortedFunc(maps.Keys(res.MaxQueuedIn), func(a, b string) int { return res.MaxQueuedIn[b] - res.MaxQueuedIn[a] }) {
+		if res.MaxQueuedIn[q] > 0 && len(deepest) < 4 {
+			deepest = append(deepest, fmt.Sprintf("%s %d", q, res.MaxQueuedIn[q]))
+		}
+	}
+	fmt.Fprintf(&w, "| deepest queues (most messages seen; the backlog builds there) | %s |\n\n", strings.Join(deepest, ", "))
+
+	fmt.Fprintf(&w, "## CPU per flow\n\nFrom the first flow until everything was quiet (%s of wall time).\n\n| process | CPU s total | CPU ms per flow | share |\n|---|---|---|---|\n", b.Wall.Round(time.Millisecond))
+	var total time.Duration
+	for _, d := range b.CPU {
+		total += d
+	}
+	for _, g := range slices.Sorted(maps.Keys(b.CPU)) {
+		d := b.CPU[g]
+		fmt.Fprintf(&w, "| %s | %.1f | %.1f | %.0f%% |\n", g, d.Seconds(), perFlow(d, done), 100*d.Seconds()/max(total.Seconds(), 1e-9))
+	}
+	fmt.Fprintf(&w, "| all | %.1f | %.1f | |\n\n", total.Seconds(), perFlow(total, done))
+
+	if len(b.Statements) > 0 {
+		fmt.Fprintf(&w, "## Where the database time goes (pg_stat_statements)\n\n| database | calls | total ms | ms per flow | statement |\n|---|---|---|---|---|\n")
+		for _, s := range b.Statements {
+			q := s.Query
+			if len(q) > 140 {
+				q = q[:140] + "…"
+			}
+			fmt.Fprintf(&w, "| %s | %d | %.0f | %.2f | `%s` |\n", s.Database, s.Calls, float64(s.Total)/float64(time.Millisecond), perFlow(s.Total, done), strings.ReplaceAll(q, "|", `\|`))
+		}
+		w.WriteString("\n")
+	} else {
+		w.WriteString("pg_stat_statements is not loaded: `make bench PGSS=1` enables it (it restarts PostgreSQL).\n\n")
+	}
+	if len(cfg.Bench.Pprof) > 0 {
+		w.WriteString("CPU profiles of the services under load (20 s each): `<service>.pprof`, their top functions in `<service>-top.txt`.\n\n")
+	}
+	w.WriteString("![latency](latency.png)\n")
+	return w.String()
+}
+
+func perFlow(d time.Duration, flows int) float64 {
+	if flows == 0 {
+		return 0
+	}
+	return float64(d) / float64(time.Millisecond) / float64(flows)
+}
