@@ -3,6 +3,7 @@ package amqpx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -151,6 +152,22 @@ func (r *Router) HandleEnvelope(handlerName string, sub Subscription, h func(ctx
 		defer cancel()
 		return h(ctx, env, msg.Payload)
 	})
+}
+
+// HandleEnvelopeConcurrently is HandleEnvelope with several consumers on
+// the queue, each handling one message at a time: for a handler whose
+// messages need no order among themselves and whose store gains from
+// having several at once (audit's group commit). The first consumer is
+// named handlerName, the others handlerName.2, handlerName.3, …: the name a
+// dead letter records.
+func (r *Router) HandleEnvelopeConcurrently(handlerName string, sub Subscription, consumers int, h func(ctx context.Context, env events.Envelope, body []byte) error) {
+	for i := range max(consumers, 1) {
+		name := handlerName
+		if i > 0 {
+			name = fmt.Sprintf("%s.%d", handlerName, i+1)
+		}
+		r.HandleEnvelope(name, sub, h)
+	}
 }
 
 // EndSpan ends span, marking it failed if err is not nil.

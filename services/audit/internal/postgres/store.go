@@ -5,6 +5,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -21,7 +22,15 @@ var migrationFiles embed.FS
 var Migrations = postgres.EmbeddedMigrations("audit", migrationFiles, "migrations")
 
 // Events is the audit log store.
-type Events struct{ db *gorm.DB }
+type Events struct {
+	db *gorm.DB
+	// Group commit: appends that arrive while one is being written wait in
+	// pending and are written together by the next writer, in one
+	// transaction under one lock (see Append).
+	mu      sync.Mutex // guards pending
+	pending []*appendRequest
+	writer  sync.Mutex // held by the one appender writing a batch
+}
 
 // NewEvents returns the store on db.
 func NewEvents(db *gorm.DB) *Events { return &Events{db: db} }
@@ -46,42 +55,122 @@ func (eventRow) TableName() string { return "audit_events" }
 // appendLock names the transaction-level advisory lock that serialises appends.
 const appendLock = "audit_events.append"
 
-// Append adds r as entry MAX(seq)+1, under a transaction-level advisory lock
-// held until commit. The lock is what makes seq trustworthy for the feed:
-// appends cannot interleave, so seq order is commit order and a reader never
-// sees seq N+1 before N exists (with competing consumers too, at the cost of
-// one append at a time, about one commit per fsync). Computing seq under the
-// lock inside the transaction also keeps it gap-free: a rolled-back append
-// uses up no number. The hash chain needs the same: the previous entry's
-// hash is read under the lock, so two appends can never link to one parent.
+// maxBatch bounds how many appends one transaction writes.
+const maxBatch = 64
+
+type appendRequest struct {
+	record     domain.Record
+	receivedAt time.Time
+	done       chan error // receives the outcome once written (or refused)
+}
+
+// Append adds r as the next entry, MAX(seq)+1, and returns once it is
+// committed. Appends are serialised under a transaction-level advisory
+// lock held until commit. The lock is what makes seq trustworthy for the
+// feed: seq order is commit order and a reader never sees seq N+1 before N
+// exists. Computing seq under the lock inside the transaction also keeps it
+// gap-free: a rolled-back append uses up no number. The hash chain needs
+// the same: the previous entry's hash is read under the lock, so two
+// appends can never link to one parent.
 //
-// Duplicates: the unique event_id with ON CONFLICT DO NOTHING is the whole
-// idempotency mechanism here. The table is itself the record of handled
-// events, so pkg/inbox would only store each event id a second time.
+// One writer at a time would cap the log at one commit per append, and the
+// log receives every event of the system. So appends are group-committed:
+// whoever takes the writer's turn writes every append waiting by then (up
+// to maxBatch), in one transaction, and hands each its outcome. Nobody waits
+// for a batch to fill: under light load a batch is one append, under heavy
+// load it is whatever arrived during the previous commit. If a batch fails,
+// its appends are written one by one, so one event the database refuses (a
+// NUL character) fails alone instead of taking its batch with it.
+//
+// Duplicates: an event id already in the log (or earlier in the batch) is
+// not appended again, and its Append succeeds. The unique event_id is the
+// whole idempotency mechanism here: the table is itself the record of
+// handled events, so pkg/inbox would only store each id a second time.
 func (s *Events) Append(ctx context.Context, r domain.Record, receivedAt time.Time) error {
+	req := &appendRequest{record: r, receivedAt: receivedAt, done: make(chan error, 1)}
+	s.mu.Lock()
+	s.pending = append(s.pending, req)
+	s.mu.Unlock()
+	for {
+		s.writer.Lock()
+		select {
+		case err := <-req.done: // a writer before us took it along
+			s.writer.Unlock()
+			return err
+		default:
+		}
+		s.mu.Lock()
+		batch := s.pending[:min(len(s.pending), maxBatch)]
+		s.pending = s.pending[len(batch):]
+		s.mu.Unlock()
+		s.write(ctx, batch)
+		s.writer.Unlock()
+	}
+}
+
+// write appends the batch and tells each request its outcome.
+func (s *Events) write(ctx context.Context, batch []*appendRequest) {
+	err := s.appendAll(ctx, batch)
+	if err == nil || len(batch) == 1 {
+		for _, req := range batch {
+			req.done <- err
+		}
+		return
+	}
+	for _, req := range batch { // find the one(s) to blame
+		req.done <- s.appendAll(ctx, []*appendRequest{req})
+	}
+}
+
+// appendAll writes the batch in one transaction under the append lock.
+func (s *Events) appendAll(ctx context.Context, batch []*appendRequest) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", appendLock).Error; err != nil {
 			return err
 		}
 		var last eventRow
-		err := tx.Select("seq", "hash").Order("seq DESC").Limit(1).Find(&last).Error
-		if err != nil {
+		if err := tx.Select("seq", "hash").Order("seq DESC").Limit(1).Find(&last).Error; err != nil {
 			return err
 		}
-		prev := domain.Genesis
-		if last.Seq > 0 {
+		ids := make([]string, len(batch))
+		for i, req := range batch {
+			ids[i] = req.record.EventID
+		}
+		var stored []string
+		if err := tx.Raw("SELECT event_id FROM audit_events WHERE event_id IN ?", ids).Scan(&stored).Error; err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, id := range stored {
+			seen[id] = true
+		}
+		prev, seq := domain.Genesis, last.Seq
+		if seq > 0 {
 			prev = last.Hash
 		}
-		// PostgreSQL keeps microseconds (and rounds the rest): cut the times
-		// to what will be read back, so the hash can be recomputed.
-		r.Time = r.Time.Truncate(time.Microsecond)
-		link := domain.Chain(prev, domain.Entry{Seq: last.Seq + 1, Record: r, ReceivedAt: receivedAt.Truncate(time.Microsecond)})
-		return tx.Exec(`INSERT INTO audit_events
-			(seq, event_id, type, source, subject, correlation_id, expense_id, event_time, envelope, received_at, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (event_id) DO NOTHING`,
-			link.Seq, r.EventID, r.Type, r.Source, r.Subject, r.CorrelationID, r.ExpenseID, r.Time, r.Envelope,
-			link.ReceivedAt, link.PrevHash, link.Hash).Error
+		var rows []eventRow
+		for _, req := range batch {
+			r := req.record
+			if seen[r.EventID] {
+				continue // a redelivery: already in the log
+			}
+			seen[r.EventID] = true
+			// PostgreSQL keeps microseconds (and rounds the rest): cut the
+			// times to what will be read back, so the hash can be recomputed.
+			r.Time = r.Time.Truncate(time.Microsecond)
+			seq++
+			link := domain.Chain(prev, domain.Entry{Seq: seq, Record: r, ReceivedAt: req.receivedAt.Truncate(time.Microsecond)})
+			prev = link.Hash
+			rows = append(rows, eventRow{
+				Seq: link.Seq, EventID: r.EventID, Type: r.Type, Source: r.Source, Subject: r.Subject,
+				CorrelationID: r.CorrelationID, ExpenseID: r.ExpenseID, EventTime: r.Time, Envelope: r.Envelope,
+				ReceivedAt: link.ReceivedAt, PrevHash: link.PrevHash, Hash: link.Hash,
+			})
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		return tx.Create(&rows).Error
 	})
 	return postgres.Classify(err)
 }

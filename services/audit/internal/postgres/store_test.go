@@ -106,3 +106,45 @@ func TestUnstorableEventIsInvalid(t *testing.T) {
 		t.Errorf("an escaped NUL in the envelope: want it stored, got %v", err)
 	}
 }
+
+// TestGroupCommitIsolatesARefusedEvent: many appends at once are written in
+// batches; one the database refuses fails alone, every other is stored once
+// (duplicates in the same batch included), and the chain verifies.
+func TestGroupCommitIsolatesARefusedEvent(t *testing.T) {
+	db := open(t)
+	store := postgres.NewEvents(db)
+	const n = 60
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := record(t, fmt.Sprintf("ev-%d", i%50), "e-1") // ten ids twice; ev-17 never (refused instead)
+			if i == 17 {
+				r = record(t, "ev-refused", "e-1")
+				r.Subject = "nul\x00in-text"
+			}
+			errs[i] = store.Append(context.Background(), r, time.Now())
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == 17 && apperr.KindOf(err) != apperr.Invalid {
+			t.Errorf("the refused event: want an Invalid error, got %v", err)
+		}
+		if i != 17 && err != nil {
+			t.Errorf("append %d failed with its batch: %v", i, err)
+		}
+	}
+	links, err := store.Links(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := domain.NewVerifier()
+	for _, l := range links {
+		v.Check(l)
+	}
+	v.End()
+	if len(links) != 49 || v.Broken != nil {
+		t.Fatalf("want 49 entries in an unbroken chain, got %d, break %+v", len(links), v.Broken)
+	}
+}
