@@ -330,7 +330,7 @@ func (br *benchRun) finish(ctx context.Context, cfg Config, res Result) (*Bench,
 	if err := os.WriteFile(filepath.Join(b.Dir, "report.md"), []byte(b.Report(res, cfg)), 0o644); err != nil {
 		return nil, err
 	}
-	return b, plotLatencies(filepath.Join(b.Dir, "latency.png"), res)
+	return b, plotLatencies(filepath.Join(b.Dir, "latency.png"), res, cfg.Rate)
 }
 
 // Ceiling is the flows/s the database alone would allow: pgbench's tps ÷
@@ -352,8 +352,10 @@ func (b *Bench) Report(res Result, cfg Config) string {
 	fmt.Fprintf(&w, "| flows/s | **%.1f** (%d done, %d failed, in %s) |\n", rate, done, res.Failed, res.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(&w, "| pgbench -N, 8 clients | %.0f tps |\n", b.PgbenchTPS)
 	fmt.Fprintf(&w, "| ceiling = tps ÷ %d commits per flow | %.1f flows/s |\n", FlowCommits, b.Ceiling())
-	if b.Ceiling() > 0 {
+	if b.Ceiling() > 0 && cfg.Rate == 0 {
 		fmt.Fprintf(&w, "| **ratio to the ceiling** | **%.2f** |\n", rate/b.Ceiling())
+	} else if b.Ceiling() > 0 {
+		fmt.Fprintf(&w, "| load, as a share of the ceiling | %.2f (paced: the arrival rate chosen, not the capacity) |\n", rate/b.Ceiling())
 	}
 	if done > 0 {
 		fmt.Fprintf(&w, "| transactions committed per flow (read-only ones too) | %.1f |\n", float64(b.Commits)/float64(done))

@@ -14,9 +14,12 @@ import (
 // plotLatencies draws the distribution of each latency as a curve: the
 // share of flows (y) done within a time (x, log scale), so the median, the
 // tail and the difference between the three read at a glance.
-func plotLatencies(path string, res Result) error {
+func plotLatencies(path string, res Result, rate float64) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("expenseflow latency, %d flows", res.Flows)
+	p.Title.Text = fmt.Sprintf("expenseflow latency, %d flows as fast as they go", res.Flows)
+	if rate > 0 {
+		p.Title.Text = fmt.Sprintf("expenseflow latency, %d flows arriving at %.1f/s", res.Flows, rate)
+	}
 	p.X.Label.Text = "milliseconds (log scale)"
 	p.Y.Label.Text = "share of flows done within"
 	p.X.Scale = plot.LogScale{}

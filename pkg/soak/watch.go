@@ -24,23 +24,27 @@ type watcher struct {
 }
 
 // check is one question about many claims: its query takes the expense ids
-// ($1, text[]) and returns (id, state) for those that have arrived.
+// ($1, text[]) and returns (id, state) for those that have arrived. It is
+// asked every poll, or every slow-th poll: a payment takes a payout batch
+// (every 200 ms), so asking about it as often as about a read model only
+// loads the database.
 type check struct {
 	service, what, sql string
+	slow               int
 }
 
 // The checks: the four read models an approval updates, and the payment.
 var (
 	viewApproved = &check{"approval", "the view shows approved",
-		`SELECT id::text, status FROM expense_views WHERE id = ANY($1::uuid[]) AND status = 'approved'`}
+		`SELECT id::text, status FROM expense_views WHERE id = ANY($1::uuid[]) AND status = 'approved'`, 1}
 	reimbursementScheduled = &check{"reimbursement", "the reimbursement is scheduled",
-		`SELECT expense_id, status FROM reimbursements WHERE expense_id = ANY($1)`}
+		`SELECT expense_id, status FROM reimbursements WHERE expense_id = ANY($1)`, 1}
 	approvalBooked = &check{"accounting", "the approval is in the ledger",
-		`SELECT expense_id, kind FROM journal_entries WHERE expense_id = ANY($1) AND kind = 'approval'`}
+		`SELECT expense_id, kind FROM journal_entries WHERE expense_id = ANY($1) AND kind = 'approval'`, 1}
 	employeeNotified = &check{"notification", "the employee is notified",
-		`SELECT expense_id, event_type FROM notifications WHERE expense_id = ANY($1) AND event_type = 'expense.approved.v1'`}
+		`SELECT expense_id, event_type FROM notifications WHERE expense_id = ANY($1) AND event_type = 'expense.approved.v1'`, 1}
 	paymentSettled = &check{"reimbursement", "the reimbursement is paid",
-		`SELECT expense_id, status FROM reimbursements WHERE expense_id = ANY($1) AND status IN ('paid', 'failed')`}
+		`SELECT expense_id, status FROM reimbursements WHERE expense_id = ANY($1) AND status IN ('paid', 'failed')`, 5}
 
 	readModelChecks = []*check{viewApproved, reimbursementScheduled, approvalBooked, employeeNotified}
 )
@@ -71,7 +75,7 @@ func (w *watcher) wait(ctx context.Context, c *check, id string) (string, error)
 
 // run polls until ctx ends.
 func (w *watcher) run(ctx context.Context) {
-	for {
+	for poll := 0; ; poll++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -80,6 +84,9 @@ func (w *watcher) run(ctx context.Context) {
 		w.mu.Lock()
 		asks := map[*check][]string{}
 		for c, ids := range w.waiting {
+			if poll%c.slow != 0 {
+				continue
+			}
 			for id := range ids {
 				asks[c] = append(asks[c], id)
 			}
