@@ -26,8 +26,15 @@ lint: ## gofmt, go vet and the layering check only
 fuzz: ## every fuzz target for FUZZTIME each (default 10m); make test runs their seeds
 	@scripts/fuzz.sh
 
-token: build ## print a token for USER (default alice): make token USER=bob
-	@DEV_MODE=$${DEV_MODE:-true} bin/devtoken $${USER:-alice}
+# AS names the demo user (make's own default for AS is the assembler, "as",
+# hence the origin test). USER is taken too, but only from make's command line
+# (make token USER=bob): from the environment it is your login name.
+ifeq ($(origin AS),default)
+AS := $(if $(filter command line,$(origin USER)),$(USER),alice)
+endif
+token: ## print a token for a demo user and nothing else: ALICE=$$(make -s token AS=alice)
+	@CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/devtoken
+	@DEV_MODE=$${DEV_MODE:-true} bin/devtoken $(AS)
 
 soak: build ## FLOWS (2000) claims at CONCURRENCY (16) through a fresh stack, FAULTS (e.g. kill,broker) injected, then the invariants
 	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/soak

@@ -638,3 +638,43 @@ func markdownFiles(t *testing.T, root string) []string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// TestCitesOnlyWhatTheRepositoryHolds: a comment or a page may send the
+// reader to a document, and that document must be here. The design this
+// project started from lives outside the repository; what it says is in
+// docs/ now, in the project's own words.
+func TestCitesOnlyWhatTheRepositoryHolds(t *testing.T) {
+	root := testinfra.ModuleRoot(t)
+	outside := regexp.MustCompile(`DESIGN(\.md| §)`)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules" || d.Name() == "bin" || d.Name() == "results") {
+			return filepath.SkipDir
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".yaml", ".yml", ".sql", ".sh", ".conf", ".json":
+		default:
+			if name := filepath.Base(path); name != "Makefile" && name != "Dockerfile" {
+				return nil
+			}
+		}
+		if filepath.Base(path) == "docs_test.go" {
+			return nil // this test names what it looks for
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if loc := outside.FindIndex(raw); loc != nil {
+			rel, _ := filepath.Rel(root, path)
+			t.Errorf("%s:%d cites %q, which is not in the repository: cite the page in docs/ instead",
+				rel, 1+strings.Count(string(raw[:loc[0]]), "\n"), raw[loc[0]:loc[1]])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -10,7 +10,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
-// The resources as clients see them (DESIGN §4); only what the tests check.
+// The resources as clients see them (docs/openapi); only what the tests check.
 type (
 	expense struct {
 		ID         string `json:"id"`

@@ -11,7 +11,7 @@ import (
 
 const deadline = 30 * time.Second
 
-// TestExpenseIsPaidAcrossAllServices follows one claim through DESIGN §2:
+// TestExpenseIsPaidAcrossAllServices follows one claim through the flow of docs/architecture.md:
 // submit → approve → payout, then asks every service's read API about it.
 // Then it delivers copies of real events again and checks nothing changed.
 func TestExpenseIsPaidAcrossAllServices(t *testing.T) {

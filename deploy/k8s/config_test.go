@@ -18,7 +18,7 @@ const (
 	moduleRoot = "../.." // this package's directory is deploy/k8s
 )
 
-// services are the five services and their ports (DESIGN §1).
+// services are the five services and their ports (docs/architecture.md).
 var services = map[string]int32{
 	"approval":      8081,
 	"accounting":    8082,

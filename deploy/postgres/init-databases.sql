@@ -1,4 +1,4 @@
--- One database per service (DESIGN §1); run once by the postgres image on first start.
+-- One database per service (docs/adr/0005-database-per-service.md); run once by the postgres image on first start.
 CREATE DATABASE approval;
 CREATE DATABASE accounting;
 CREATE DATABASE reimbursement;

@@ -31,7 +31,7 @@ func (s Scope) String() string {
 	return [...]string{"none", "own", "all", "others"}[s]
 }
 
-// Roles are the roles of DESIGN §4, in the order tables and matrices list them.
+// Roles are the roles of docs/security.md, in the order tables and matrices list them.
 var Roles = []string{directory.RoleEmployee, directory.RoleManager, directory.RoleFinance, directory.RoleAuditor}
 
 // Rule maps a role to its scope for one action.

@@ -11,7 +11,7 @@ const (
 	ListBalances = "ledger.balances"
 )
 
-// Access says who may read the ledger (DESIGN §4). It shows every employee's
+// Access says who may read the ledger (docs/security.md, "Authorization"). It shows every employee's
 // money, so only finance and auditors see it; nobody "owns" a ledger entry.
 var Access = authz.Table{
 	ListEntries:  ledgerReaders,

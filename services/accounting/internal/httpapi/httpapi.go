@@ -27,7 +27,7 @@ func Register(api *httpx.Routes, a *app.App) {
 
 type handlers struct{ app *app.App }
 
-// entryResponse is the ledger entry resource of DESIGN §4.
+// entryResponse is the ledger entry resource of docs/openapi/accounting.yaml.
 type entryResponse struct {
 	ID        string         `json:"id"`
 	ExpenseID string         `json:"expense_id"`

@@ -15,7 +15,7 @@ const (
 	ListExpenses    = "expenses.list"
 )
 
-// Access says who may do what with a claim (DESIGN §4); every use case checks
+// Access says who may do what with a claim (docs/security.md, "Authorization"); every use case checks
 // it, and the component tests walk every route against it. The owner of a
 // claim is its submitter.
 var Access = authz.Table{

@@ -24,7 +24,7 @@ func paidStory() []events.Event {
 	}
 }
 
-// Any order, with duplicates, converges on the same row (DESIGN §6.3).
+// Any order, with duplicates, converges on the same row (docs/patterns/cqrs-projections.md).
 func TestProjectionConvergesWhateverTheOrder(t *testing.T) {
 	story := paidStory()
 	var want View

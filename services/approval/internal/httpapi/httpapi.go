@@ -48,7 +48,7 @@ type rejectRequest struct {
 	Reason string `json:"reason"`
 }
 
-// expenseResponse is the expense resource of DESIGN §4.
+// expenseResponse is the expense resource of docs/openapi/approval.yaml.
 type expenseResponse struct {
 	ID              string     `json:"id"`
 	EmployeeID      string     `json:"employee_id"`

@@ -12,7 +12,7 @@ const (
 	VerifyChain  = "audit.verify"
 )
 
-// Access says who may read the log (DESIGN §4): auditors only. It holds every
+// Access says who may read the log (docs/security.md, "Authorization"): auditors only. It holds every
 // event of every service, so there is nothing an employee could "own" in it.
 // (The approval service reads the feed to rebuild its projection with a token
 // of its own in the auditor role.)

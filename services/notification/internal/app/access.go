@@ -8,7 +8,7 @@ const (
 	MarkNotificationRead = "notifications.read"
 )
 
-// Access says who may do what (DESIGN §4): every role has an inbox, and
+// Access says who may do what (docs/security.md, "Authorization"): every role has an inbox, and
 // nobody reads or marks another's. The owner of a notification is its
 // recipient.
 var Access = authz.Table{

@@ -27,7 +27,7 @@ func Register(api *httpx.Routes, a *app.App) {
 
 type handlers struct{ app *app.App }
 
-// notificationResponse is the notification resource of DESIGN §4. The
+// notificationResponse is the notification resource of docs/openapi/notification.yaml. The
 // recipient is always the caller, and delivery is the service's business.
 type notificationResponse struct {
 	ID        string    `json:"id"`

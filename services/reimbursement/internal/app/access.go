@@ -12,7 +12,7 @@ const (
 	RunPayoutBatch     = "payouts.run"
 )
 
-// Access says who may do what (DESIGN §4). The owner of a reimbursement is
+// Access says who may do what (docs/security.md, "Authorization"). The owner of a reimbursement is
 // the employee it pays.
 var Access = authz.Table{
 	GetReimbursement:   readers,

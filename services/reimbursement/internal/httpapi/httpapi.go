@@ -28,7 +28,7 @@ func Register(api *httpx.Routes, a *app.App) {
 
 type handlers struct{ app *app.App }
 
-// reimbursementResponse is the reimbursement resource of DESIGN §4.
+// reimbursementResponse is the reimbursement resource of docs/openapi/reimbursement.yaml.
 type reimbursementResponse struct {
 	ID            string `json:"id"`
 	ExpenseID     string `json:"expense_id"`
