@@ -150,7 +150,15 @@ func (r *Router) HandleEnvelope(handlerName string, sub Subscription, h func(ctx
 		// finished, not abandoned halfway) but not its own timeout.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
-		return h(ctx, env, msg.Payload)
+		if err := h(ctx, env, msg.Payload); err != nil {
+			return err
+		}
+		// One line per event handled, naming what it is about (the
+		// subject: a claim's, a reimbursement's or an entry's id), so one
+		// claim can be followed through every service's log.
+		r.log.InfoContext(ctx, "event handled", "handler", handlerName, "type", env.Type,
+			"subject", env.Subject, "event_id", env.ID)
+		return nil
 	})
 }
 

@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -25,6 +26,7 @@ import (
 // Headers that carry flow ids in and out.
 const (
 	RequestIDHeader     = "X-Request-ID"
+	TraceResponseHeader = "traceresponse" // when tracing is on: 00-<trace id>-<span id>-<flags>
 	CorrelationIDHeader = "X-Correlation-ID"
 )
 
@@ -129,6 +131,11 @@ func tracing(tp trace.TracerProvider) gin.HandlerFunc {
 		ctx, span := tracer.Start(ctx, c.Request.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("http.route", route)))
 		defer span.End()
+		if sc := span.SpanContext(); sc.IsValid() {
+			// The trace this request is in, for the caller to look up
+			// (W3C Trace Context Level 2's response header).
+			c.Header(TraceResponseHeader, fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
+		}
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 		status := c.Writer.Status()
@@ -143,11 +150,20 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
+		attrs := []slog.Attr{
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
 			slog.Int("status", c.Writer.Status()),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", time.Since(start)),
+		}
+		// The resource's id, so that one claim's requests can be found in
+		// the log; only a canonical UUID, never whatever the path held.
+		if id := c.Param("id"); id != "" {
+			if u, err := uuid.Parse(id); err == nil && u.String() == id {
+				attrs = append(attrs, slog.String("id", id))
+			}
+		}
+		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request", attrs...)
 	}
 }
 

@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"os"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/expenseflow/expenseflow/pkg/correlation"
 )
 
 // NewLogger returns a JSON logger writing to out (standard output when nil)
-// that adds the service name to every line and the correlation id to every
-// line logged with a context that has one.
+// that adds the service name to every line, and the correlation id and the
+// trace id (when tracing is on) to every line logged with a context that has
+// them: a trace id found in a log line opens the whole flow in Jaeger.
 //
 // What is never logged, by construction: request and message bodies, query
 // strings, headers (so no token), SQL with its values (gorm is silent), and
@@ -29,6 +32,9 @@ type correlationHandler struct{ slog.Handler }
 func (h correlationHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := correlation.From(ctx).CorrelationID; id != "" {
 		r.AddAttrs(slog.String("correlation_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -101,6 +101,10 @@ func TestOneTraceAcrossThreeServicesAndTheirMetrics(t *testing.T) {
 		t.Fatalf("POST /approve: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// The answer names the trace it is in, so the caller can look it up.
+	if got := resp.Header.Get("traceresponse"); !strings.HasPrefix(got, "00-"+strings.Split(callerTraceParent, "-")[1]+"-") {
+		t.Errorf("traceresponse %q: want the caller's trace", got)
+	}
 
 	// The caller's trace id is kept: every hop is in the caller's trace.
 	traceID, _ := trace.TraceIDFromHex(strings.Split(callerTraceParent, "-")[1])

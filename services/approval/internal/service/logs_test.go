@@ -44,7 +44,17 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 	testinfra.Eventually(t, 5*time.Second, "the flow is logged", func() bool {
 		return strings.Count(logs.String(), `"msg":"http request"`) >= 5
 	})
+	// What the logs must hold: the claim's id, on the requests about it
+	// and on the events handled about it, so one claim can be followed.
+	testinfra.Eventually(t, 5*time.Second, "the projection's events are logged", func() bool {
+		return strings.Contains(logs.String(), `"msg":"event handled"`)
+	})
 	out := logs.String()
+	for _, want := range []string{`"route":"/v1/expenses/:id/approve","status":200`, `"id":"` + e.ID + `"`, `"subject":"` + e.ID + `"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no log line holds %s", want)
+		}
+	}
 	for name, secret := range map[string]string{
 		"the JWT secret":  testinfra.JWTSecret,
 		"a token":         token[strings.LastIndex(token, ".")+1:], // its signature
