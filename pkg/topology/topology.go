@@ -53,10 +53,11 @@ const Operator = amqpx.Operator
 // renders them for RabbitMQ's definitions file and for the Messaging
 // Topology Operator); docs/security.md explains the model.
 //
-// A service may configure nothing (brokersetup declares the topology, and
-// the passive checks a service makes need no permission), read only its own
-// queues, write only to the events exchange (and there only the routing
-// keys of the events it owns) and to the dead-letter exchange. The
+// A service may declare and read only its own queues (brokersetup declares
+// them; a service only checks, passively, which needs no permission, but
+// may redeclare what is its own), write only to the events exchange (and
+// there only the routing keys of the events it owns) and to the dead-letter
+// exchange. It can configure no exchange and no binding. The
 // operator may read every dead-letter queue and the unrouted queue, and
 // write to the default exchange, through which a replay goes straight back
 // to the queue a letter failed in, naming the letter's original publisher.
@@ -67,7 +68,7 @@ func Users() []amqpx.User {
 		for _, s := range All[service] {
 			queues = append(queues, s.Queue)
 		}
-		u := amqpx.User{Name: service, Configure: amqpx.Nothing, Read: amqpx.OneOf(queues...), Write: amqpx.OneOf(amqpx.DeadLetterExchange)}
+		u := amqpx.User{Name: service, Configure: amqpx.OneOf(queues...), Read: amqpx.OneOf(queues...), Write: amqpx.OneOf(amqpx.DeadLetterExchange)}
 		if keys := events.OwnedRoutingKeys(service); len(keys) > 0 {
 			u.Write = amqpx.OneOf(amqpx.EventsExchange, amqpx.DeadLetterExchange)
 			u.Publish = amqpx.StartsWith(keys...)
