@@ -50,8 +50,20 @@ supervise() {
     PPROF_ADDR="${SOAK_PPROF:+127.0.0.1:$(( PORTS[$svc] + 100 ))}" \
     PAYOUT_INTERVAL=0 \
       "bin/$svc" >>".run/soak-$svc.log" 2>&1 &
-    echo $! >".run/soak-pids/$svc.pid"
-    wait $! 2>/dev/null || true  # (no "Killed" job report: the soak prints its faults)
+    local pid=$!
+    echo $pid >".run/soak-pids/$svc.pid"
+    # How long its first start took, from exec to a ready /readyz: the
+    # bench reports it (the databases are fresh, so this includes migrating).
+    if [[ ! -e ".run/soak-pids/$svc.ready-ms" ]]; then
+      ( t0=$(date +%s%N)
+        for _ in $(seq 3000); do  # a minute at most
+          if curl -fsS "http://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; then
+            echo $(( ($(date +%s%N) - t0) / 1000000 )) >".run/soak-pids/$svc.ready-ms"; break
+          fi
+          sleep 0.02
+        done ) &
+    fi
+    wait $pid 2>/dev/null || true  # (no "Killed" job report: the soak prints its faults)
     [[ -e .run/soak.stop ]] || { echo "soak.sh: $svc exited; starting it again" >>".run/soak-$svc.log"; sleep 0.2; }
   done
 }

@@ -138,7 +138,7 @@ func config(args []string) (soak.Config, error) {
 	}
 	if benchDir != "" {
 		admin := strings.TrimSuffix(e.PGBaseURL, "/") + "/postgres?sslmode=disable"
-		cfg.Bench = &soak.BenchConfig{Dir: benchDir, AdminDSN: admin, PgbenchFor: pgbenchFor, Pprof: map[string]string{}}
+		cfg.Bench = &soak.BenchConfig{Dir: benchDir, AdminDSN: admin, PgbenchFor: pgbenchFor, Pprof: map[string]string{}, PidDir: pids, BinDir: "bin"}
 		for item := range strings.SplitSeq(pprofList, ",") {
 			if service, addr, ok := strings.Cut(item, "="); ok {
 				cfg.Bench.Pprof[service] = addr

@@ -49,6 +49,7 @@ type Bench struct {
 	Commits    int64 // transactions committed in the services' databases
 	Statements []Statement
 	Wall       time.Duration // from the first flow to quiet
+	Services   []Service     // idle memory, start-up, binary, measured before the flows
 }
 
 // Statement is one row of pg_stat_statements.
@@ -250,6 +251,9 @@ func startBench(ctx context.Context, cfg Config) (*benchRun, error) {
 	}
 	log(fmt.Sprintf("pgbench: %.0f tps, a ceiling of %.1f flows/s", br.b.PgbenchTPS, br.b.Ceiling()))
 	br.pgss = statementsReset(ctx, br.pgssFrom)
+	if cfg.Bench.PidDir != "" {
+		br.b.Services = services(cfg.Bench.PidDir, cfg.Bench.BinDir) // idle: the flows have not begun
+	}
 	if br.cpu, err = processCPU(); err != nil {
 		return nil, err
 	}
@@ -381,6 +385,24 @@ func (b *Bench) Report(res Result, cfg Config) string {
 		fmt.Fprintf(&w, "| %s | %.1f | %.1f | %.0f%% |\n", g, d.Seconds(), perFlow(d, done), 100*d.Seconds()/max(total.Seconds(), 1e-9))
 	}
 	fmt.Fprintf(&w, "| all | %.1f | %.1f | |\n\n", total.Seconds(), perFlow(total, done))
+
+	if len(b.Services) > 0 {
+		w.WriteString("## The services at rest\n\nPrivate memory (RssAnon) idle, before the flows; the first start on fresh databases (migrations included) until `/readyz` answers; the binary's size.\n\n| service | RssAnon idle | ready after | binary |\n|---|---|---|---|\n")
+		for _, s := range b.Services {
+			fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", s.Name, mib(s.RssAnon), s.Ready, mib(s.Binary.File))
+		}
+		if bin := b.Services[0].Binary; bin.File > 0 {
+			fmt.Fprintf(&w, "\nWhat %s's %s binary is made of (the others differ little):\n\n| part | size |\n|---|---|\n", b.Services[0].Name, mib(bin.File))
+			for _, k := range slices.SortedFunc(maps.Keys(bin.Sections), func(x, y string) int { return int(bin.Sections[y] - bin.Sections[x]) }) {
+				fmt.Fprintf(&w, "| %s | %s |\n", k, mib(bin.Sections[k]))
+			}
+			w.WriteString("\nIts code and data by package tree, largest first:\n\n| package tree | size |\n|---|---|\n")
+			for _, p := range bin.Packages[:min(len(bin.Packages), 12)] {
+				fmt.Fprintf(&w, "| %s | %s |\n", p.Name, mib(p.Bytes))
+			}
+			w.WriteString("\n")
+		}
+	}
 
 	if len(b.Statements) > 0 {
 		fmt.Fprintf(&w, "## Where the database time goes (pg_stat_statements)\n\n| database | calls | total ms | ms per flow | statement |\n|---|---|---|---|---|\n")

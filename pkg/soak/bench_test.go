@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -29,5 +30,45 @@ func TestPgbenchTPSLine(t *testing.T) {
 	}
 	if c := (&Bench{PgbenchTPS: 1900}).Ceiling(); c != 76 {
 		t.Fatalf("ceiling %v, want 1900 / 25 = 76", c)
+	}
+}
+
+func TestPackageTree(t *testing.T) {
+	for sym, want := range map[string]string{
+		"runtime.mallocgc":                               "runtime",
+		"crypto/internal/fips140/sha256.blockSHANI":      "crypto",
+		"github.com/jackc/pgx/v5/pgconn.(*PgConn).Exec":  "github.com/jackc/pgx",
+		"gorm.io/gorm.(*DB).Transaction":                 "gorm.io/gorm",
+		"go.opentelemetry.io/otel/sdk/trace.(*span).End": "go.opentelemetry.io/otel/sdk",
+		"go:func.*": "go",
+		"github.com/expenseflow/expenseflow/pkg/soak.Run": "github.com/expenseflow/expenseflow",
+	} {
+		if got := packageTree(sym); got != want {
+			t.Errorf("%s: %q, want %q", sym, got, want)
+		}
+	}
+}
+
+// The test binary is an ELF executable like the services: its size
+// breaks down into parts that add up to no more than the file.
+func TestSizeOfAnExecutable(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sizeOf(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts int64
+	for _, n := range b.Sections {
+		parts += n
+	}
+	if b.File == 0 || b.Sections["code"] == 0 || parts > b.File {
+		t.Fatalf("%+v", b)
+	}
+	// go test strips its binaries; the services' keep their symbols.
+	if _, symbols := b.Sections["symbol table (-ldflags=-s drops it)"]; symbols && (len(b.Packages) == 0 || b.Packages[0].Bytes == 0) {
+		t.Fatalf("symbols but no package breakdown: %+v", b)
 	}
 }

@@ -89,6 +89,10 @@ type BenchConfig struct {
 	// Pprof are the services' PPROF_ADDR, by service: a CPU profile of
 	// each is taken while the flows run.
 	Pprof map[string]string
+	// PidDir holds <service>.pid (and .ready-ms) as scripts/soak.sh writes
+	// them, BinDir the service binaries: the idle memory, start-up time and
+	// binary sizes in the report come from there.
+	PidDir, BinDir string
 }
 
 // WithDefaults fills in what is unset.
