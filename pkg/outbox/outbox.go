@@ -94,7 +94,7 @@ func Publish(ctx context.Context, tx *gorm.DB, envs ...events.Envelope) (err err
 // (the RabbitMQ publisher). It retries a failed publish forever, in order:
 // while the broker is unreachable, events wait in the table. Each publish is
 // a producer span from tp, a child of the span that wrote the message.
-func NewRelay(db *gorm.DB, out message.Publisher, log *slog.Logger, tp trace.TracerProvider) (*forwarder.Forwarder, error) {
+func NewRelay(db *gorm.DB, out message.Publisher, poll time.Duration, log *slog.Logger, tp trace.TracerProvider) (*forwarder.Forwarder, error) {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func NewRelay(db *gorm.DB, out message.Publisher, log *slog.Logger, tp trace.Tra
 	wlog := amqpx.WatermillLogger(log, "outbox-relay")
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(sqlDB), wsql.SubscriberConfig{
 		ConsumerGroup:  relayGroup,
-		PollInterval:   100 * time.Millisecond,
+		PollInterval:   poll,
 		ResendInterval: time.Second,
 		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{},
 		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},

@@ -50,8 +50,13 @@ type Config struct {
 	// outlast any redelivery or dead-letter replay still possible); 0 keeps
 	// them forever. See Platform.housekeeping.
 	OutboxRetention time.Duration `env:"OUTBOX_RETENTION" envDefault:"168h"`
-	InboxRetention  time.Duration `env:"INBOX_RETENTION" envDefault:"720h"`
-	JWT             auth.Config
+	// OutboxPoll is how long the relay waits before looking at the outbox
+	// again once it has found it empty: the most an event waits there when
+	// nothing else is going on, and the relay's cost when idle (one query
+	// per poll). Under load it never waits: it reads again at once.
+	OutboxPoll     time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"100ms"`
+	InboxRetention time.Duration `env:"INBOX_RETENTION" envDefault:"720h"`
+	JWT            auth.Config
 	// TraceExporter, when set, receives the service's spans instead of what
 	// the OTEL_* variables configure: tests pass an in-memory exporter.
 	TraceExporter sdktrace.SpanExporter `env:"-"`
@@ -107,6 +112,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdempotencyTTL <= 0 {
 		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))
+	}
+	if c.OutboxPoll <= 0 {
+		errs = append(errs, errors.New("OUTBOX_POLL_INTERVAL must be positive"))
 	}
 	if c.OutboxRetention < 0 || c.InboxRetention < 0 {
 		errs = append(errs, errors.New("OUTBOX_RETENTION and INBOX_RETENTION must not be negative (0 keeps rows forever)"))

@@ -115,7 +115,7 @@ func Start(ctx context.Context, cfg Config, spec Spec) (p *Platform, err error) 
 	}
 	metrics.NewPrometheusMetricsBuilder(p.Metrics, "expenseflow", "").AddPrometheusRouterMetrics(p.Router.Router)
 	if spec.Publishes {
-		if p.relay, err = outbox.NewRelay(p.DB, p.Broker.Publisher, p.Log, p.Tracing); err != nil {
+		if p.relay, err = outbox.NewRelay(p.DB, p.Broker.Publisher, cfg.OutboxPoll, p.Log, p.Tracing); err != nil {
 			return nil, err
 		}
 		p.Metrics.MustRegister(outbox.NewBacklogCollector(p.DB))
