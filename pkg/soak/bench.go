@@ -1,11 +1,14 @@
 package soak
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +53,49 @@ type Bench struct {
 	Statements []Statement
 	Wall       time.Duration // from the first flow to quiet
 	Services   []Service     // idle memory, start-up, binary, measured before the flows
+	Messages   MessageStats  // what the broker did in the vhost during the run
+}
+
+// MessageStats are RabbitMQ's counters for a vhost (management API).
+type MessageStats struct {
+	Publish    int64 `json:"publish"`     // messages published into it
+	Confirm    int64 `json:"confirm"`     // publisher confirms sent back
+	DeliverGet int64 `json:"deliver_get"` // deliveries to consumers (and gets)
+	Ack        int64 `json:"ack"`
+	Redeliver  int64 `json:"redeliver"`
+}
+
+func (m MessageStats) minus(o MessageStats) MessageStats {
+	return MessageStats{m.Publish - o.Publish, m.Confirm - o.Confirm, m.DeliverGet - o.DeliverGet, m.Ack - o.Ack, m.Redeliver - o.Redeliver}
+}
+
+// messageStats reads the vhost's counters. The management API refreshes
+// them every few seconds, so they are read after everything is quiet.
+func messageStats(ctx context.Context, b invariants.Broker) (MessageStats, error) {
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		return MessageStats{}, err
+	}
+	vhost := cmp.Or(b.VHost, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+"/api/vhosts/"+url.PathEscape(vhost), nil)
+	if err != nil {
+		return MessageStats{}, err
+	}
+	pass, _ := u.User.Password()
+	req.SetBasicAuth(u.User.Username(), pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return MessageStats{}, err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Stats MessageStats `json:"message_stats"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return MessageStats{}, fmt.Errorf("vhost %s: %s", vhost, resp.Status)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	return v.Stats, err
 }
 
 // Statement is one row of pg_stat_statements.
@@ -231,6 +277,7 @@ type benchRun struct {
 	b        Bench
 	cpu      map[string]time.Duration
 	commits  int64
+	messages MessageStats
 	began    time.Time
 	pgss     bool
 	pgssFrom string
@@ -258,6 +305,9 @@ func startBench(ctx context.Context, cfg Config) (*benchRun, error) {
 		return nil, err
 	}
 	if br.commits, err = commits(ctx, cfg.Sources); err != nil {
+		return nil, err
+	}
+	if br.messages, err = messageStats(ctx, cfg.Sources.Broker); err != nil {
 		return nil, err
 	}
 	br.began = time.Now()
@@ -326,6 +376,12 @@ func (br *benchRun) finish(ctx context.Context, cfg Config, res Result) (*Bench,
 		return nil, err
 	}
 	b.Commits = n - br.commits
+	time.Sleep(6 * time.Second) // the management API's counters lag by up to 5 s
+	m, err := messageStats(ctx, cfg.Sources.Broker)
+	if err != nil {
+		return nil, err
+	}
+	b.Messages = m.minus(br.messages)
 	if br.pgss {
 		if b.Statements, err = topStatements(ctx, br.pgssFrom, 15); err != nil {
 			return nil, err
@@ -363,6 +419,11 @@ func (b *Bench) Report(res Result, cfg Config) string {
 	}
 	if done > 0 {
 		fmt.Fprintf(&w, "| transactions committed per flow (read-only ones too) | %.1f |\n", float64(b.Commits)/float64(done))
+	}
+	if done > 0 && b.Messages.Publish > 0 {
+		per := func(n int64) float64 { return float64(n) / float64(done) }
+		fmt.Fprintf(&w, "| broker, per flow | %.1f published (%.1f confirmed), %.1f delivered, %.1f acked, %.2f redelivered |\n",
+			per(b.Messages.Publish), per(b.Messages.Confirm), per(b.Messages.DeliverGet), per(b.Messages.Ack), per(b.Messages.Redeliver))
 	}
 	fmt.Fprintf(&w, "| submit latency | %s |\n| approve latency | %s |\n| approve → every effect (view, reimbursement, ledger, notification) | %s |\n",
 		res.Submit, res.Approve, res.ReadModels)
