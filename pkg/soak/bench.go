@@ -3,7 +3,6 @@ package soak
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/expenseflow/expenseflow/pkg/amqpx"
 	"github.com/expenseflow/expenseflow/pkg/invariants"
 )
 
@@ -72,29 +72,14 @@ func (m MessageStats) minus(o MessageStats) MessageStats {
 // messageStats reads the vhost's counters. The management API refreshes
 // them every few seconds, so they are read after everything is quiet.
 func messageStats(ctx context.Context, b invariants.Broker) (MessageStats, error) {
-	u, err := url.Parse(b.URL)
+	api, err := amqpx.NewManagement(b.URL)
 	if err != nil {
 		return MessageStats{}, err
 	}
-	vhost := cmp.Or(b.VHost, "/")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+"/api/vhosts/"+url.PathEscape(vhost), nil)
-	if err != nil {
-		return MessageStats{}, err
-	}
-	pass, _ := u.User.Password()
-	req.SetBasicAuth(u.User.Username(), pass)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return MessageStats{}, err
-	}
-	defer resp.Body.Close()
 	var v struct {
 		Stats MessageStats `json:"message_stats"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		return MessageStats{}, fmt.Errorf("vhost %s: %s", vhost, resp.Status)
-	}
-	err = json.NewDecoder(resp.Body).Decode(&v)
+	err = api.Do(ctx, http.MethodGet, "/api/vhosts/"+url.PathEscape(cmp.Or(b.VHost, "/")), nil, &v)
 	return v.Stats, err
 }
 
