@@ -308,25 +308,11 @@ func (s *Stack) Crash(name string) faults.Fault {
 // all effects of the events published so far have been committed.
 func (s *Stack) WaitQuiet() {
 	s.t.Helper()
-	quietSince := time.Time{}
-	testinfra.Eventually(s.t, 60*time.Second, "all queues drain", func() bool {
-		qs, err := s.Broker.Queues()
-		if err != nil {
-			return false
-		}
-		for _, q := range qs {
-			if q.Messages > 0 && !strings.HasSuffix(q.Name, ".dead-letters") {
-				quietSince = time.Time{}
-				return false
-			}
-		}
-		if quietSince.IsZero() {
-			quietSince = time.Now()
-		}
-		// The management API's counters lag by up to a few seconds; the
-		// outbox relays poll every 100 ms. Quiet for 3 s means done.
-		return time.Since(quietSince) > 3*time.Second
-	})
+	ctx, cancel := context.WithTimeout(s.t.Context(), 60*time.Second)
+	defer cancel()
+	if err := s.Sources().Broker.WaitQuiet(ctx); err != nil {
+		s.t.Fatalf("the queues did not drain: %v", err)
+	}
 }
 
 // Sources says where the stack keeps its state, for pkg/invariants and

@@ -106,6 +106,20 @@ func (m *Management) Do(ctx context.Context, method, path string, body, out any)
 	return nil
 }
 
+// Queue is what the management API reports about a queue.
+type Queue struct {
+	Name      string `json:"name"`
+	Messages  int    `json:"messages"` // ready + unacknowledged
+	Consumers int    `json:"consumers"`
+}
+
+// Queues lists the queues of vhost with their depth.
+func (m *Management) Queues(ctx context.Context, vhost string) ([]Queue, error) {
+	var qs []Queue
+	err := m.Do(ctx, http.MethodGet, "/api/queues/"+url.PathEscape(vhost), nil, &qs)
+	return qs, err
+}
+
 // ApplyUsers creates or updates each user (with the password that password
 // returns for it) and sets its permissions in vhost to exactly what the
 // table says: running it again changes nothing, and a permission removed

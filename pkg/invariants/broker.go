@@ -1,13 +1,10 @@
 package invariants
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -22,39 +19,15 @@ type Broker struct {
 }
 
 // Queue is what the management API reports about a queue.
-type Queue struct {
-	Name      string `json:"name"`
-	Messages  int    `json:"messages"` // ready + unacknowledged
-	Consumers int    `json:"consumers"`
-}
+type Queue = amqpx.Queue
 
 // Queues lists the vhost's queues with their depth.
 func (b Broker) Queues(ctx context.Context) ([]Queue, error) {
-	u, err := url.Parse(b.URL)
+	api, err := amqpx.NewManagement(b.URL)
 	if err != nil {
 		return nil, err
 	}
-	vhost := b.VHost
-	if vhost == "" {
-		vhost = "/"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+"/api/queues/"+url.PathEscape(vhost), nil)
-	if err != nil {
-		return nil, err
-	}
-	pass, _ := u.User.Password()
-	req.SetBasicAuth(u.User.Username(), pass)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("GET %s: %s: %s", req.URL.Path, resp.Status, msg)
-	}
-	var qs []Queue
-	return qs, json.NewDecoder(resp.Body).Decode(&qs)
+	return api.Queues(ctx, cmp.Or(b.VHost, "/"))
 }
 
 // quietFor is how long every queue must stay empty to count as drained: the

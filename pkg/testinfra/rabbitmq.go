@@ -62,21 +62,11 @@ type API struct {
 }
 
 // Queue is what the management API reports about a queue.
-type Queue struct {
-	Name      string `json:"name"`
-	Messages  int    `json:"messages"`
-	Consumers int    `json:"consumers"`
-}
+type Queue = amqpx.Queue
 
 // Queues lists the vhost's queues with their depth (ready + unacked).
 func (a *API) Queues() ([]Queue, error) {
-	var qs []Queue
-	err := a.do(http.MethodGet, "/api/queues/"+url.PathEscape(a.VHost), nil, &qs)
-	return qs, err
-}
-
-func (a *API) do(method, path string, body, out any) error {
-	return a.Do(context.Background(), method, path, body, out)
+	return a.Management.Queues(context.Background(), a.VHost)
 }
 
 func userOf(amqpURL string) string {
