@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,7 +95,7 @@ func (m *Management) Do(ctx context.Context, method, path string, body, out any)
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		err := fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(msg))
+		var err error = &APIError{Method: method, Path: path, Status: resp.Status, Code: resp.StatusCode, Message: string(bytes.TrimSpace(msg))}
 		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
 			err = Permanent(err) // refused, not unavailable: retrying cannot help
 		}
@@ -157,4 +158,18 @@ func (m *Management) vhostPath(kind, vhost, user string) string {
 	return "/api/" + kind + "/" + url.PathEscape(vhost) + "/" + url.PathEscape(user)
 }
 
-func isNotFound(err error) bool { return strings.Contains(err.Error(), ": 404 ") }
+// APIError is the management API's answer when it is not a success.
+type APIError struct {
+	Method, Path, Status string
+	Code                 int
+	Message              string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: %s: %s", e.Method, e.Path, e.Status, e.Message)
+}
+
+func isNotFound(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Code == http.StatusNotFound
+}

@@ -92,12 +92,15 @@ type Statement struct {
 }
 
 // processGroups names the processes whose CPU time a bench reports, by the
-// command name in /proc/<pid>/stat.
-var processGroups = map[string]string{
-	"approval": "approval", "accounting": "accounting", "reimbursement": "reimbursement",
-	"notification": "notification", "audit": "audit", "postgres": "postgres", "beam.smp": "rabbitmq",
-	"soak": "soak (the load driver)",
-}
+// command name in /proc/<pid>/stat: every service (its binary is named
+// after it), PostgreSQL's backends, RabbitMQ and the driver itself.
+var processGroups = func() map[string]string {
+	groups := map[string]string{"postgres": "postgres", "beam.smp": "rabbitmq", "soak": "soak (the load driver)"}
+	for _, s := range invariants.Services {
+		groups[s] = s
+	}
+	return groups
+}()
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
 // every Linux this runs on.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/expenseflow/expenseflow/pkg/invariants"
 )
 
 // Service is what a bench reports about one service process: its private
@@ -40,7 +42,7 @@ type PackageSize struct {
 // binary bin/<name>.
 func services(pidDir, binDir string) []Service {
 	var out []Service
-	for _, name := range []string{"approval", "accounting", "reimbursement", "notification", "audit"} {
+	for _, name := range invariants.Services {
 		s := Service{Name: name}
 		if pid, err := os.ReadFile(filepath.Join(pidDir, name+".pid")); err == nil {
 			s.RssAnon = rssAnon(strings.TrimSpace(string(pid)))
