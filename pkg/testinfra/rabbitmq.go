@@ -33,8 +33,12 @@ func VHost(t testing.TB, prefix string) (amqpURL string, api *API) {
 			t.Errorf("delete vhost %s: %v", api.VHost, err)
 		}
 	})
+	admin, err := amqp.ParseURI(s.AMQPURL)
+	if err != nil {
+		t.Fatalf("%s: %v", AMQPEnv, err)
+	}
 	perms := map[string]string{"configure": ".*", "write": ".*", "read": ".*"}
-	if err := mgmt.Do(ctx, http.MethodPut, "/api/permissions/"+url.PathEscape(api.VHost)+"/"+url.PathEscape(userOf(s.AMQPURL)), perms, nil); err != nil {
+	if err := mgmt.Do(ctx, http.MethodPut, "/api/permissions/"+url.PathEscape(api.VHost)+"/"+url.PathEscape(admin.Username), perms, nil); err != nil {
 		t.Fatalf("grant permissions on vhost %s: %v", api.VHost, err)
 	}
 	if err := mgmt.ApplyUsers(ctx, api.VHost, topology.Users(), topology.DevPassword); err != nil {
@@ -67,14 +71,6 @@ type Queue = amqpx.Queue
 // Queues lists the vhost's queues with their depth (ready + unacked).
 func (a *API) Queues() ([]Queue, error) {
 	return a.Management.Queues(context.Background(), a.VHost)
-}
-
-func userOf(amqpURL string) string {
-	u, err := amqp.ParseURI(amqpURL)
-	if err != nil {
-		return "guest"
-	}
-	return u.Username
 }
 
 func withUser(rawURL, user, pass string) string {
