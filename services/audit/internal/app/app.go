@@ -21,6 +21,7 @@ type Stored struct {
 	Seq        int64           // position in the log: 1, 2, 3, … in commit order, no gaps
 	Envelope   json.RawMessage // the event as received
 	ReceivedAt time.Time
+	Hash       []byte // this entry's link in the hash chain (domain.Link)
 }
 
 // Filter narrows a search; empty fields match everything.

@@ -34,7 +34,8 @@ type handlers struct{ app *app.App }
 
 // entry is a stored event as clients see it: the envelope's own attributes
 // (id, type, source, subject, time, correlationid, causationid, sequence,
-// data, …, whatever the producer sent) plus seq and received_at.
+// data, …, whatever the producer sent) plus seq, received_at and hash: its
+// link in the chain, which anyone holding the entries can check.
 type entry app.Stored
 
 func (e entry) MarshalJSON() ([]byte, error) {
@@ -44,6 +45,7 @@ func (e entry) MarshalJSON() ([]byte, error) {
 	}
 	fields["seq"], _ = json.Marshal(e.Seq)
 	fields["received_at"], _ = json.Marshal(e.ReceivedAt)
+	fields["hash"], _ = json.Marshal(hex.EncodeToString(e.Hash))
 	return json.Marshal(fields)
 }
 

@@ -231,7 +231,7 @@ func (s *Events) Read(ctx context.Context, f app.Filter, afterSeq int64, n int) 
 	}
 	out := make([]app.Stored, len(rows))
 	for i, r := range rows {
-		out[i] = app.Stored{Seq: r.Seq, Envelope: r.Envelope, ReceivedAt: r.ReceivedAt}
+		out[i] = app.Stored{Seq: r.Seq, Envelope: r.Envelope, ReceivedAt: r.ReceivedAt, Hash: r.Hash}
 	}
 	return out, nil
 }

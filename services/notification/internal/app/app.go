@@ -50,6 +50,9 @@ type Store interface {
 	// List returns up to n notifications of recipientID, newest first, older
 	// than beforeID when it is set.
 	List(ctx context.Context, recipientID string, unreadOnly bool, n int, beforeID string) ([]Notification, error)
+	// About returns up to n notifications about expenseID, oldest first:
+	// only recipientID's unless it is empty.
+	About(ctx context.Context, expenseID, recipientID string, n int) ([]Notification, error)
 	// MarkRead marks one of recipientID's notifications read and returns it;
 	// NotFound when recipientID has no notification with that id.
 	MarkRead(ctx context.Context, recipientID, id string) (Notification, error)

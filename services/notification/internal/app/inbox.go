@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/authz"
 )
@@ -16,6 +17,27 @@ func (a *App) Inbox(ctx context.Context, caller auth.Principal, unreadOnly bool,
 		return nil, err
 	}
 	return a.store.List(ctx, recipient, unreadOnly, limit+1, beforeID)
+}
+
+// maxAboutOneClaim bounds SentAbout: a claim's story is a handful of
+// events, each told to a few people.
+const maxAboutOneClaim = 200
+
+// SentAbout returns the notifications made about one expense, oldest first:
+// every recipient's for a caller whose scope is All, else the caller's own.
+func (a *App) SentAbout(ctx context.Context, caller auth.Principal, expenseID string) ([]Notification, error) {
+	scope, err := Access.Allow(caller, ListSentAbout)
+	if err != nil {
+		return nil, err
+	}
+	if expenseID == "" {
+		return nil, apperr.Fields([]apperr.FieldError{{Field: "expense_id", Message: "is required"}})
+	}
+	recipient := caller.UserID
+	if scope == authz.All {
+		recipient = ""
+	}
+	return a.store.About(ctx, expenseID, recipient, maxAboutOneClaim)
 }
 
 // MarkRead marks one of the caller's notifications read. Marking it again is

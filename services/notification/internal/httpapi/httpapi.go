@@ -23,6 +23,7 @@ func Register(api *httpx.Routes, a *app.App) {
 	h := handlers{app: a}
 	api.Handle(http.MethodGet, "/notifications", app.ReadInbox, h.list)
 	api.Handle(http.MethodPost, "/notifications/:id/read", app.MarkNotificationRead, h.markRead)
+	api.Handle(http.MethodGet, "/notifications/sent", app.ListSentAbout, h.sent)
 }
 
 type handlers struct{ app *app.App }
@@ -77,6 +78,27 @@ func inboxQuery(c *gin.Context) (unreadOnly bool, limit int, beforeID string, er
 		}
 	}
 	return unreadOnly, limit, beforeID, nil
+}
+
+// sentResponse is a notification as finance, an auditor or the console
+// sees it among those about one claim: to whom, and whether the mail went.
+type sentResponse struct {
+	notificationResponse
+	RecipientID    string `json:"recipient_id"`
+	DeliveryStatus string `json:"delivery_status"`
+}
+
+func (h handlers) sent(c *gin.Context) {
+	ns, err := h.app.SentAbout(c.Request.Context(), auth.PrincipalOf(c), c.Query("expense_id"))
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := make([]sentResponse, len(ns))
+	for i, n := range ns {
+		out[i] = sentResponse{notificationResponse: fromNotification(n), RecipientID: n.RecipientID, DeliveryStatus: n.DeliveryStatus}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
 }
 
 func (h handlers) markRead(c *gin.Context) {

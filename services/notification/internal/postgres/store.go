@@ -86,6 +86,25 @@ func (s *Notifications) List(ctx context.Context, recipientID string, unreadOnly
 	return out, nil
 }
 
+// About returns up to n notifications about expenseID, oldest first, only
+// recipientID's unless it is empty (notifications (expense_id, event_type)
+// is the index).
+func (s *Notifications) About(ctx context.Context, expenseID, recipientID string, n int) ([]app.Notification, error) {
+	q := s.db.WithContext(ctx).Where("expense_id = ?", expenseID).Order("id").Limit(n)
+	if recipientID != "" {
+		q = q.Where("recipient_id = ?", recipientID)
+	}
+	var rows []row
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]app.Notification, len(rows))
+	for i, r := range rows {
+		out[i] = app.Notification(r)
+	}
+	return out, nil
+}
+
 // MarkRead sets read on one of recipientID's notifications. Matching the
 // recipient in the same statement makes the ownership check race-free.
 func (s *Notifications) MarkRead(ctx context.Context, recipientID, id string) (app.Notification, error) {

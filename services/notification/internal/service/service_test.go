@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -147,6 +148,31 @@ func TestEventsReachTheRightInboxes(t *testing.T) {
 	}
 	if n := len(testinfra.DeadLetters(t, amqpURL, "notification")); n != 0 {
 		t.Errorf("%d events were dead-lettered; events nobody is told about must be acknowledged", n)
+	}
+
+	// What was said about the claim: all of it for an auditor, oldest
+	// first; only what they were told for anyone else.
+	about := func(user string) []string {
+		var p struct {
+			Items []struct {
+				EventID string `json:"event_id"`
+			} `json:"items"`
+		}
+		c.Call("GET", "/v1/notifications/sent?expense_id=00000000-0000-4000-8000-00000000e001", user, nil, &p)
+		var got []string
+		for _, n := range p.Items {
+			got = append(got, n.EventID)
+		}
+		return got
+	}
+	if got := about("dave"); len(got) != 5 || got[0] != sub.ID || got[4] != failed.ID {
+		t.Errorf("the auditor sees %v about the claim, want bob's and frank's %s, alice's %s, then alice's and carol's %s", got, sub.ID, approved.ID, failed.ID)
+	}
+	if got := about("alice"); !slices.Equal(got, []string{approved.ID, failed.ID}) {
+		t.Errorf("alice sees %v about her claim, want %s and %s", got, approved.ID, failed.ID)
+	}
+	if r := c.Call("GET", "/v1/notifications/sent", "dave", nil, nil); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("without expense_id: %d, want 422", r.StatusCode)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 type ListFilter struct {
 	Status     domain.Status
 	EmployeeID string
+	ExpenseID  string // the one reimbursement of a claim, if it has one yet
 }
 
 // Get returns one reimbursement. For a caller who may not see it, it does

@@ -88,7 +88,7 @@ func (h handlers) list(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	f := app.ListFilter{Status: domain.Status(c.Query("status")), EmployeeID: c.Query("employee_id")}
+	f := app.ListFilter{Status: domain.Status(c.Query("status")), EmployeeID: c.Query("employee_id"), ExpenseID: c.Query("expense_id")}
 	snapshots, err := h.app.List(c.Request.Context(), auth.PrincipalOf(c), f, limit, afterID)
 	if err != nil {
 		httpx.WriteError(c, err)

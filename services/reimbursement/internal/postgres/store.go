@@ -128,6 +128,9 @@ func (s *Store) List(ctx context.Context, f app.ListFilter, limit int, afterID s
 	if f.EmployeeID != "" {
 		q = q.Where("employee_id = ?", f.EmployeeID)
 	}
+	if f.ExpenseID != "" {
+		q = q.Where("expense_id = ?", f.ExpenseID)
+	}
 	if afterID != "" {
 		q = q.Where("id > ?", afterID)
 	}

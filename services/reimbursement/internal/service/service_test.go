@@ -430,6 +430,9 @@ func TestRolesAndVisibility(t *testing.T) {
 		{"carol", "?employee_id=alice", 1},
 		{"carol", "?employee_id=alice&status=paid", 0},
 		{"dave", "?status=scheduled", 1},
+		{"dave", "?expense_id=" + r.ExpenseID, 1},
+		{"dave", "?expense_id=" + r.ExpenseID + "x", 0},
+		{"erin", "?expense_id=" + r.ExpenseID, 0},
 	}
 	for _, l := range lists {
 		var p page
