@@ -1,5 +1,6 @@
 # expenseflow — one command each for the things you do most.
-#   make run    all five services as local processes (RabbitMQ + PostgreSQL on localhost)
+#   make run    all five services and the console (:8080) as local processes
+#               (RabbitMQ + PostgreSQL on localhost)
 #   make test   format, vet, layering check, unit + component + end-to-end tests
 #   make soak   FLOWS claims through a fresh local stack (FAULTS=kill,broker to break
 #               it meanwhile), then every invariant checked
@@ -9,9 +10,9 @@ SERVICES := approval accounting reimbursement notification audit
 .PHONY: build run test lint token fuzz soak infra
 build: ## static binaries in bin/, built like the Dockerfile builds them
 	@mkdir -p bin
-	CGO_ENABLED=0 go build -trimpath -o bin/ $(addprefix ./services/,$(SERVICES)) ./cmd/devtoken ./cmd/brokersetup
+	CGO_ENABLED=0 go build -trimpath -o bin/ $(addprefix ./services/,$(SERVICES)) ./services/console ./cmd/devtoken ./cmd/brokersetup
 
-infra: ## install (Debian/Ubuntu packages) and start RabbitMQ and PostgreSQL; idempotent
+infra: ## install (Debian/Ubuntu packages) RabbitMQ, PostgreSQL and Chromium (browser test), start the first two; idempotent
 	@scripts/install-infra.sh
 
 run: build ## start all services; Ctrl-C stops them all
@@ -53,6 +54,10 @@ k8s: ## render the Kubernetes manifests of OVERLAY (dev, the default, or prod) t
 broker-files: ## regenerate the broker users for compose (definitions) and k8s from pkg/topology
 	go run ./cmd/brokersetup definitions > deploy/rabbitmq/definitions.json
 	go run ./cmd/brokersetup k8s > deploy/k8s/base/broker-users.yaml
+
+.PHONY: screenshots
+screenshots: ## the console's screenshots in docs/images, taken by its browser test (needs chromium: make infra)
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/images go test -count=1 -run TestConsoleShowsAClaimMoveLive ./e2e/
 
 .PHONY: bench
 bench: build ## FLOWS (3000) through a fresh stack against pgbench's ceiling in the same run (RATE= flows/s paces it; PGSS=1 loads pg_stat_statements); report in results/

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/apiclient"
 	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/directory"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
@@ -74,7 +76,7 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s is not in the observability profile", name)
 		}
 	}
-	for _, name := range append(slices.Clone(services), "seed", "broker-setup") {
+	for _, name := range append(slices.Clone(services), "console", "seed", "broker-setup") {
 		if _, ok := plain.Services[name]; !ok {
 			t.Errorf("%s does not run without a profile", name)
 		}
@@ -175,7 +177,7 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := build(t, append(slices.Clone(services), "seed", "broker-setup"))
+	bin := build(t, append(slices.Clone(services), "console", "seed", "broker-setup"))
 
 	amqpURL, _ := testinfra.VHost(t, "compose")
 	setup := environment(project.Services["broker-setup"])
@@ -195,7 +197,7 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 		if !ok {
 			t.Fatalf("no service %s in docker-compose.yml", name)
 		}
-		requireHealthcheckAndDeps(t, svc)
+		requireHealthcheckAndDeps(t, svc, "postgres")
 		env := environment(svc)
 		// The file's values, pointed at this machine.
 		dbURL, err := url.Parse(env["DATABASE_URL"])
@@ -285,6 +287,9 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 		checkDashboard(t, exposed)
 	})
 
+	// After the poison above: there are dead letters to show.
+	t.Run("console", func(t *testing.T) { runConsole(t, project, bin, amqpURL, addrs) })
+
 	t.Run("one trace across the services", func(t *testing.T) {
 		// The seeder approved claims: an approval's trace continues in every
 		// consumer of expense.approved and of the events they emit in turn,
@@ -335,19 +340,98 @@ func TestUnreachableCollectorBreaksNothing(t *testing.T) {
 	}
 }
 
-func requireHealthcheckAndDeps(t *testing.T, svc types.ServiceConfig) {
+func requireHealthcheckAndDeps(t *testing.T, svc types.ServiceConfig, healthy ...string) {
 	t.Helper()
 	if svc.HealthCheck == nil || !slices.Equal(svc.HealthCheck.Test, types.HealthCheckTest{"CMD", "/service", "healthcheck"}) {
 		t.Errorf("%s: health check must run the binary's own healthcheck command, got %v", svc.Name, svc.HealthCheck)
 	}
-	if d, ok := svc.DependsOn["postgres"]; !ok || d.Condition != types.ServiceConditionHealthy {
-		t.Errorf("%s: must depend on postgres being healthy", svc.Name)
+	for _, dep := range healthy {
+		if d, ok := svc.DependsOn[dep]; !ok || d.Condition != types.ServiceConditionHealthy {
+			t.Errorf("%s: must depend on %s being healthy", svc.Name, dep)
+		}
 	}
 	if d, ok := svc.DependsOn["broker-setup"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
 		t.Errorf("%s: must depend on broker-setup having completed", svc.Name)
 	}
 	if svc.Build == nil || svc.Build.Args["SERVICE"] == nil || *svc.Build.Args["SERVICE"] != svc.Name {
 		t.Errorf("%s: must be built with SERVICE=%s", svc.Name, svc.Name)
+	}
+}
+
+// runConsole starts the console with its compose environment, pointed at
+// this machine, and checks what each setting is for: the services' URLs
+// (the claims page lists the seeded claims), its broker user and the
+// management API (the system page lists the vhost's queues), the
+// operator's broker user (it lists dead letters), the health check.
+func runConsole(t *testing.T, project *types.Project, bin, amqpURL string, addrs map[string]string) {
+	svc := project.Services["console"]
+	requireHealthcheckAndDeps(t, svc, services...) // the services it shows, not postgres: it keeps no data
+	env := environment(svc)
+	for _, name := range services {
+		key := strings.ToUpper(name) + "_URL"
+		if want := "http://" + name + ":" + itoa(project.Services[name].Ports[0].Target); env[key] != want {
+			t.Fatalf("console: %s = %q, want %s", key, env[key], want)
+		}
+		env[key] = "http://" + addrs[name]
+	}
+	local, _ := url.Parse(amqpURL)
+	for _, key := range []string{"AMQP_URL", "OPERATOR_AMQP_URL"} {
+		u, err := url.Parse(env[key])
+		if err != nil || u.Host != "rabbitmq:5672" {
+			t.Fatalf("console: %s %q does not point at the rabbitmq service", key, env[key])
+		}
+		in := *local
+		in.User = u.User
+		env[key] = in.String()
+	}
+	api, err := url.Parse(env["RABBITMQ_API"])
+	if err != nil || api.Host != "rabbitmq:15672" {
+		t.Fatalf("console: RABBITMQ_API %q does not point at the rabbitmq service's management API", env["RABBITMQ_API"])
+	}
+	localAPI, _ := url.Parse(testinfra.Get(t).APIURL)
+	api.Host = localAPI.Host
+	env["RABBITMQ_API"] = api.String()
+	if env["HTTP_ADDR"] != ":"+itoa(svc.Ports[0].Target) {
+		t.Fatalf("console: HTTP_ADDR %q does not match the published port", env["HTTP_ADDR"])
+	}
+	env["HTTP_ADDR"] = testinfra.FreeAddr(t)
+	startService(t, filepath.Join(bin, "console"), env)
+	base := "http://" + env["HTTP_ADDR"]
+	testinfra.Eventually(t, 30*time.Second, "the console becomes ready with the compose environment", func() bool {
+		return get(base+"/readyz") == http.StatusOK
+	})
+	if out, err := command(filepath.Join(bin, "console"), env, "healthcheck").CombinedOutput(); err != nil {
+		t.Fatalf("console: the container health check fails: %v\n%s", err, out)
+	}
+	cfg := auth.Config{Secret: env["JWT_SECRET"], DevMode: env["DEV_MODE"] == "true", Issuer: "expenseflow", Audience: "expenseflow"}
+	page := func(user, path string) string {
+		dir, _ := directory.Load("")
+		u, _ := dir.Lookup(user)
+		token, err := auth.Mint(cfg, u, time.Now(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("console %s as %s: %d\n%s", path, user, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	if claims := page("dave", "/claims"); strings.Count(claims, `href="/claims/`) != 7 {
+		t.Errorf("the console lists %d claims to the auditor, want the 7 seeded\n%s", strings.Count(claims, `href="/claims/`), claims)
+	}
+	system := page("carol", "/system")
+	for _, want := range []string{"approval.expense-events", "expenseflow.events", `class="reason"`, `class="replay"`} {
+		if !strings.Contains(system, want) {
+			t.Errorf("the system page does not show %q: the management API or the operator's broker user is not reached\n%s", want, system)
+		}
 	}
 }
 

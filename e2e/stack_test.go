@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	args := []string{"build", "-trimpath", "-o", dir + "/", "../cmd/brokersetup", "../cmd/deadletters", "../cmd/devtoken"}
+	args := []string{"build", "-trimpath", "-o", dir + "/", "../cmd/brokersetup", "../cmd/deadletters", "../cmd/devtoken", "../services/console"}
 	for _, s := range services {
 		args = append(args, "../services/"+s)
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs RabbitMQ and PostgreSQL from Debian/Ubuntu packages and starts
-# them, for running expenseflow without Docker (`make infra`, then `make run`).
+# Installs RabbitMQ, PostgreSQL and Chromium (for the console's browser test)
+# from Debian/Ubuntu packages and starts the first two, for running
+# expenseflow without Docker (`make infra`, then `make run`).
 # Safe to run again: it installs only what is missing, starts only what is
 # stopped, and changes configuration only if it is not as needed.
 #
@@ -15,6 +16,9 @@ missing=()
 command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql-client)
+# The console's browser test drives Debian's Chromium headless (never a
+# browser a test tool downloads).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]} > 0)); then
   echo "installing: ${missing[*]}"
   $SUDO apt-get update -q

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Runs the five services as local processes against RabbitMQ and PostgreSQL on
-# localhost (see scripts/dev-env.sh for the defaults). Each service gets its
-# own database, created if missing. Logs go to .run/<service>.log; Ctrl-C stops
-# everything.
+# Runs the five services and the console as local processes against RabbitMQ
+# and PostgreSQL on localhost (see scripts/dev-env.sh for the defaults). Each
+# service gets its own database, created if missing. Logs go to
+# .run/<service>.log; Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/dev-env.sh
 mkdir -p .run
 
-declare -A PORTS=([approval]=8081 [accounting]=8082 [reimbursement]=8083 [notification]=8084 [audit]=8085)
+declare -A PORTS=([console]=8080 [approval]=8081 [accounting]=8082 [reimbursement]=8083 [notification]=8084 [audit]=8085)
 pids=()
 stop() {
   echo; echo "stopping..."
@@ -17,7 +17,7 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-for svc in approval accounting reimbursement notification audit; do
+for svc in console approval accounting reimbursement notification audit; do
   if curl -fsS -o /dev/null "http://127.0.0.1:${PORTS[$svc]}/healthz" 2>/dev/null; then
     echo "port ${PORTS[$svc]} is already serving: is another 'make run' going?"; exit 1
   fi
@@ -37,7 +37,20 @@ for svc in approval accounting reimbursement notification audit; do
   pids+=($!)
 done
 
-for svc in approval accounting reimbursement notification audit; do
+# The console: no database; the services' URLs, the broker's management API
+# (as its own monitoring user) and the operator's broker user, so finance
+# can replay dead letters from the system page.
+RABBITMQ_API="${RABBITMQ_API:-http://127.0.0.1:15672}"
+HTTP_ADDR=":8080" \
+AMQP_URL="$(as_broker_user console "$AMQP_URL")" \
+OPERATOR_AMQP_URL="$(as_broker_user expenseflow-operator "$AMQP_URL")" \
+RABBITMQ_API="$(sed -E "s#//([^@/]*@)?#//console:${BROKER_DEV_PASSWORD_PREFIX}console@#" <<<"$RABBITMQ_API")" \
+APPROVAL_URL=http://127.0.0.1:8081 ACCOUNTING_URL=http://127.0.0.1:8082 REIMBURSEMENT_URL=http://127.0.0.1:8083 \
+NOTIFICATION_URL=http://127.0.0.1:8084 AUDIT_URL=http://127.0.0.1:8085 \
+  bin/console >.run/console.log 2>&1 &
+pids+=($!)
+
+for svc in approval accounting reimbursement notification audit console; do
   until curl -fsS "http://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
     for pid in "${pids[@]}"; do
       kill -0 "$pid" 2>/dev/null || { echo "a service exited during start-up; see .run/*.log"; exit 1; }
@@ -46,5 +59,18 @@ for svc in approval accounting reimbursement notification audit; do
   done
   echo "$svc ready on http://127.0.0.1:${PORTS[$svc]}  (log: .run/$svc.log)"
 done
-echo "All five services are up. Tokens: bin/devtoken alice|erin|bob|frank|carol|dave  — Ctrl-C to stop."
+cat <<'BANNER'
+
+All five services and the console are up.
+
+  console   http://127.0.0.1:8080   sign in as a demo user and watch a claim move
+
+  demo users (tokens: make -s token AS=<id>)
+    alice, erin   employee   submit claims, withdraw their own
+    bob, frank    manager    approve or reject others' claims
+    carol         finance    run payouts, replay dead letters
+    dave          auditor    read everything, change nothing
+
+Ctrl-C stops everything.
+BANNER
 wait

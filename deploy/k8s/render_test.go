@@ -48,6 +48,7 @@ var handMadeSecrets = map[string][]string{
 	"expenseflow-broker-notification":  {"username", "password"},
 	"expenseflow-broker-audit":         {"username", "password"},
 	"expenseflow-broker-operator":      {"username", "password"},
+	"expenseflow-broker-console":       {"username", "password"},
 }
 
 var (

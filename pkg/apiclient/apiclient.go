@@ -82,6 +82,18 @@ func (c *Client) Do(ctx context.Context, method, url, user, key string, body, ou
 }
 
 func (c *Client) do(ctx context.Context, method, url, user, key string, body, out any) error {
+	if err := Send(ctx, c.HTTP, method, url, c.tokens[user], key, body, out); err != nil {
+		return fmt.Errorf("as %s: %w", user, err)
+	}
+	return nil
+}
+
+// Send is one request with a bearer token the caller holds (the console
+// holds its users' tokens): body as JSON (none when nil), key as the
+// Idempotency-Key unless empty, a 2xx answer decoded into out (discarded
+// when out is nil), any other answer a *StatusError, wrapped with the
+// request.
+func Send(ctx context.Context, hc *http.Client, method, url, token, key string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -94,14 +106,14 @@ func (c *Client) do(ctx context.Context, method, url, user, key string, body, ou
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.tokens[user])
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if key != "" {
 		req.Header.Set(idempotency.Header, key)
 	}
-	resp, err := c.HTTP.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -109,7 +121,7 @@ func (c *Client) do(ctx context.Context, method, url, user, key string, body, ou
 	if resp.StatusCode/100 != 2 {
 		start, _ := io.ReadAll(io.LimitReader(resp.Body, 1000))
 		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return fmt.Errorf("%s %s as %s: %w", method, req.URL.Path, user,
+		return fmt.Errorf("%s %s: %w", method, req.URL.Path,
 			&StatusError{Code: resp.StatusCode, Body: string(bytes.TrimSpace(start)), RetryAfter: time.Duration(wait) * time.Second})
 	}
 	if out == nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -147,4 +149,10 @@ func decodeAs[T Payload](data json.RawMessage) (Payload, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Types returns every wire type this build decodes, sorted: e.g. for a
+// browser that must name each SSE event type it listens to.
+func Types() []string {
+	return slices.Sorted(maps.Keys(decoders))
 }

@@ -317,7 +317,7 @@ type Command[C any] struct {
 // "<binary> <command>" runs one of the service's commands.
 func Main[C any](load func() (C, error), start func(context.Context, C) (*Platform, error), commands ...Command[C]) {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(healthcheck())
+		os.Exit(Healthcheck())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], load, start, commands)
@@ -356,8 +356,10 @@ func run[C any](ctx context.Context, args []string, load func() (C, error), star
 	return p.Run(ctx)
 }
 
-// healthcheck probes /readyz on the port of HTTP_ADDR (the only setting it reads).
-func healthcheck() int {
+// Healthcheck probes /readyz on the port of HTTP_ADDR (the only setting it
+// reads) and returns the exit code of "<binary> healthcheck": the
+// container health check of an image that has no shell and no curl.
+func Healthcheck() int {
 	_, port, err := net.SplitHostPort(os.Getenv("HTTP_ADDR"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthcheck: HTTP_ADDR must be host:port or :port")

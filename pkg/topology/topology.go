@@ -78,11 +78,29 @@ func Users() []amqpx.User {
 	// Every service's dead-letter queue, present and future, and the
 	// unrouted queue.
 	readable := `^([a-z0-9-]+` + regexp.QuoteMeta(amqpx.DeadLetterQueue("")) + `|` + regexp.QuoteMeta(amqpx.UnroutedQueue) + `)$`
-	return append(users, amqpx.User{
+	users = append(users, amqpx.User{
 		Name:      Operator,
 		Configure: amqpx.Nothing, Write: amqpx.OneOf("amq.default"), Read: readable,
 	})
+	// The console watches the bus through a queue of its own per process,
+	// which lives as long as its connection: it may create such queues,
+	// bind them (write on the queue, read on the exchange) and consume
+	// them, and publish nothing anywhere. Tagged monitoring, it may read
+	// queue depths from the management API.
+	live := amqpx.StartsWith(ConsoleQueuePrefix)
+	return append(users, amqpx.User{
+		Name: Console, Tags: []string{"monitoring"},
+		Configure: live, Write: live,
+		Read: `^(` + regexp.QuoteMeta(amqpx.EventsExchange) + `$|` + regexp.QuoteMeta(ConsoleQueuePrefix) + `)`,
+	})
 }
+
+// Console is the console's broker user, and ConsoleQueuePrefix names its
+// live queues (services/console/internal/live).
+const (
+	Console            = "console"
+	ConsoleQueuePrefix = "console.live."
+)
 
 // DevPassword is the password of a broker user in development setups
 // (make run, the tests, docker compose, the k8s dev overlay): public, in

@@ -40,14 +40,24 @@ func TestUsersMayDoWhatTheirServiceDoesAndNoMore(t *testing.T) {
 		{topology.Operator, "write", users[topology.Operator].Write, amqpx.EventsExchange, false},
 		{topology.Operator, "read", users[topology.Operator].Read, "audit.dead-letters", true},
 		{topology.Operator, "read", users[topology.Operator].Read, "audit.all-events", false},
+		{topology.Console, "configure", users[topology.Console].Configure, "console.live.3f2a", true},
+		{topology.Console, "configure", users[topology.Console].Configure, "audit.all-events", false},
+		{topology.Console, "configure", users[topology.Console].Configure, amqpx.EventsExchange, false},
+		{topology.Console, "write", users[topology.Console].Write, "console.live.3f2a", true},
+		{topology.Console, "write", users[topology.Console].Write, amqpx.EventsExchange, false},
+		{topology.Console, "write", users[topology.Console].Write, "amq.default", false},
+		{topology.Console, "read", users[topology.Console].Read, amqpx.EventsExchange, true},
+		{topology.Console, "read", users[topology.Console].Read, "console.live.3f2a", true},
+		{topology.Console, "read", users[topology.Console].Read, "audit.dead-letters", false},
+		{topology.Console, "read", users[topology.Console].Read, "expenseflow.events.x", false},
 	}
 	for _, c := range cases {
 		if got := regexp.MustCompile(c.pattern).MatchString(c.name); got != c.want {
 			t.Errorf("%s may %s %s: %v, want %v (pattern %q)", c.user, c.what, c.name, got, c.want, c.pattern)
 		}
 	}
-	if len(users) != len(topology.All)+1 {
-		t.Errorf("%d users for %d services and the operator", len(users), len(topology.All))
+	if len(users) != len(topology.All)+2 {
+		t.Errorf("%d users for %d services, the operator and the console", len(users), len(topology.All))
 	}
 	if users["audit"].Publish != "" || users["notification"].Publish != "" {
 		t.Error("a service that owns no event type may publish events")
