@@ -67,6 +67,28 @@ func TestWalkthrough(t *testing.T) {
 	}
 	t.Logf("the walkthrough printed:\n%s", &stdout)
 	checkWalkthroughOutput(t, stdout.Bytes())
+	checkExpectedOutput(t, readmeFence(t, "../README.md", walkthroughHeading, "text"), stdout.String())
+}
+
+// checkExpectedOutput compares what the walkthrough printed with the
+// output the README shows a reader, line for line in any order, with ids
+// and audit positions (which differ from run to run) masked.
+func checkExpectedOutput(t *testing.T, shown, printed string) {
+	t.Helper()
+	ids := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	seq := regexp.MustCompile(`"seq":\d+`)
+	lines := func(s string) []string {
+		out := strings.Split(strings.TrimSpace(s), "\n")
+		for i, l := range out {
+			out[i] = seq.ReplaceAllString(ids.ReplaceAllString(strings.TrimSpace(l), "<id>"), `"seq":<n>`)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if want, got := lines(shown), lines(printed); !slices.Equal(want, got) {
+		t.Errorf("the README shows output the walkthrough does not print (ids and seq masked).\n--- README\n%s\n--- printed\n%s",
+			strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
 }
 
 // checkWalkthroughOutput checks the JSON values the walkthrough printed, in
@@ -189,6 +211,13 @@ func checkWalkthroughOutput(t *testing.T, out []byte) {
 // file at path (before the next heading of the same level).
 func readmeBlock(t *testing.T, path, heading string) string {
 	t.Helper()
+	return readmeFence(t, path, heading, "sh")
+}
+
+// readmeFence returns the first ```<lang> block under heading in the
+// Markdown file at path (before the next heading of the same level).
+func readmeFence(t *testing.T, path, heading, lang string) string {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +226,7 @@ func readmeBlock(t *testing.T, path, heading string) string {
 	var block []string
 	in, fenced := false, false
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
@@ -206,13 +236,13 @@ func readmeBlock(t *testing.T, path, heading string) string {
 			return strings.Join(block, "\n") + "\n"
 		case fenced:
 			block = append(block, line)
-		case strings.HasPrefix(line, "```sh"):
+		case strings.TrimSpace(line) == "```"+lang:
 			fenced = true
 		case strings.HasPrefix(line, "## "):
-			t.Fatalf("%s: no ```sh block under %q", path, heading)
+			t.Fatalf("%s: no ```%s block under %q", path, lang, heading)
 		}
 	}
-	t.Fatalf("%s: no section %q with a ```sh block", path, heading)
+	t.Fatalf("%s: no section %q with a ```%s block", path, heading, lang)
 	return ""
 }
 

@@ -154,10 +154,11 @@ func (r *Router) HandleEnvelope(handlerName string, sub Subscription, h func(ctx
 			return err
 		}
 		// One line per event handled, naming what it is about (the
-		// subject: a claim's, a reimbursement's or an entry's id), so one
-		// claim can be followed through every service's log.
+		// claim, and the subject: a claim's, a reimbursement's or an
+		// entry's id), so one claim can be followed through every
+		// service's log; the correlation id comes with ctx.
 		r.log.InfoContext(ctx, "event handled", "handler", handlerName, "type", env.Type,
-			"subject", env.Subject, "event_id", env.ID)
+			"expense_id", env.ExpenseID(), "subject", env.Subject, "event_id", env.ID)
 		return nil
 	})
 }

@@ -156,3 +156,21 @@ func SchemaURI(eventType string) string {
 
 // Encode returns the JSON wire form of e.
 func Encode(e Envelope) ([]byte, error) { return json.Marshal(e) }
+
+// ExpenseID is the expense an event belongs to, so that one claim can be
+// followed across services (the audit log's query, the logs, the console):
+// the subject of an expense.* event, otherwise data.expense_id if the data
+// has one (every event about an expense carries it, by contract),
+// otherwise "".
+func (e Envelope) ExpenseID() string {
+	if strings.HasPrefix(e.Type, "expense.") {
+		return e.Subject
+	}
+	var d struct {
+		ExpenseID string `json:"expense_id"`
+	}
+	if json.Unmarshal(e.Data, &d) != nil {
+		return "" // data of a shape we do not know: about no expense we can tell
+	}
+	return d.ExpenseID
+}

@@ -55,6 +55,19 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 			t.Errorf("no log line holds %s", want)
 		}
 	}
+	// Each event handled: one line at info with the handler, the type, the
+	// event id, the correlation id and the claim's id.
+	handled := false
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, `"msg":"event handled"`) && strings.Contains(line, `"level":"INFO"`) &&
+			strings.Contains(line, `"expense_id":"`+e.ID+`"`) && strings.Contains(line, `"handler":"`) &&
+			strings.Contains(line, `"type":"expense.`) && strings.Contains(line, `"event_id":"`) && strings.Contains(line, `"correlation_id":"`) {
+			handled = true
+		}
+	}
+	if !handled {
+		t.Errorf("no \"event handled\" line names the handler, type, event id, correlation id and expense id:\n%s", out)
+	}
 	for name, secret := range map[string]string{
 		"the JWT secret":  testinfra.JWTSecret,
 		"a token":         token[strings.LastIndex(token, ".")+1:], // its signature

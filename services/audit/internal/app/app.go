@@ -27,7 +27,7 @@ type Stored struct {
 // Filter narrows a search; empty fields match everything.
 type Filter struct {
 	Subject       string
-	ExpenseID     string // the expense's whole story: see domain.ExpenseID
+	ExpenseID     string // the expense's whole story: see events.Envelope.ExpenseID
 	CorrelationID string
 	Type          string
 	From, To      time.Time // event time in [From, To); a zero bound is open

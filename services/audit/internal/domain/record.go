@@ -4,8 +4,6 @@
 package domain
 
 import (
-	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/expenseflow/expenseflow/pkg/events"
@@ -31,24 +29,7 @@ type Record struct {
 func NewRecord(env events.Envelope, body []byte) Record {
 	return Record{
 		EventID: env.ID, Type: env.Type, Source: env.Source, Subject: env.Subject,
-		CorrelationID: env.CorrelationID, ExpenseID: ExpenseID(env.Type, env.Subject, env.Data),
+		CorrelationID: env.CorrelationID, ExpenseID: env.ExpenseID(),
 		Time: env.Time, Envelope: body,
 	}
-}
-
-// ExpenseID is the expense an event belongs to, so that one query finds an
-// expense's whole story across services: the subject of an expense.* event,
-// otherwise data.expense_id if the data has one (every event about an
-// expense carries it, by contract), otherwise "".
-func ExpenseID(eventType, subject string, data json.RawMessage) string {
-	if strings.HasPrefix(eventType, "expense.") {
-		return subject
-	}
-	var d struct {
-		ExpenseID string `json:"expense_id"`
-	}
-	if json.Unmarshal(data, &d) != nil {
-		return "" // data of a shape we do not know: about no expense we can tell
-	}
-	return d.ExpenseID
 }

@@ -186,7 +186,7 @@ func (f *Feed) deliver(d amqp.Delivery) {
 		f.log.Warn("live feed: forged event, not shown", "event_id", env.ID, "type", env.Type, "error", err)
 		return
 	}
-	m := Message{Type: env.Type, ExpenseID: ExpenseID(env), Envelope: d.Body}
+	m := Message{Type: env.Type, ExpenseID: env.ExpenseID(), Envelope: d.Body}
 	if m.ExpenseID == "" {
 		return
 	}
@@ -202,19 +202,4 @@ func (f *Feed) deliver(d amqp.Delivery) {
 			v.dropped.Add(1) // the browser is behind; it re-reads state on the next message it gets
 		}
 	}
-}
-
-// ExpenseID is the claim an event is about: data.expense_id, which every
-// event about an expense carries, else its subject.
-func ExpenseID(env events.Envelope) string {
-	var data struct {
-		ExpenseID string `json:"expense_id"`
-	}
-	if json.Unmarshal(env.Data, &data) == nil && data.ExpenseID != "" {
-		return data.ExpenseID
-	}
-	if t := env.Type; len(t) > 8 && t[:8] == "expense." {
-		return env.Subject
-	}
-	return ""
 }

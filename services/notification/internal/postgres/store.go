@@ -75,15 +75,7 @@ func (s *Notifications) List(ctx context.Context, recipientID string, unreadOnly
 	if beforeID != "" {
 		q = q.Where("id < ?", beforeID)
 	}
-	var rows []row
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]app.Notification, len(rows))
-	for i, r := range rows {
-		out[i] = app.Notification(r)
-	}
-	return out, nil
+	return find(q)
 }
 
 // About returns up to n notifications about expenseID, oldest first, only
@@ -94,6 +86,11 @@ func (s *Notifications) About(ctx context.Context, expenseID, recipientID string
 	if recipientID != "" {
 		q = q.Where("recipient_id = ?", recipientID)
 	}
+	return find(q)
+}
+
+// find runs a query of notifications.
+func find(q *gorm.DB) ([]app.Notification, error) {
 	var rows []row
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
