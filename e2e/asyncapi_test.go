@@ -22,15 +22,31 @@ var eventTypes = []string{
 	events.ExpenseRejectedV1Type, events.ExpenseWithdrawnV1Type,
 	events.ReimbursementScheduledV1Type, events.ReimbursementPaidV1Type, events.ReimbursementFailedV1Type,
 	events.LedgerEntryPostedV1Type,
+	events.ExpenseVoidRequestedV1Type, events.ExpenseVoidedV1Type,
+	events.ReimbursementCancelledV1Type, events.ReimbursementCancellationDeclinedV1Type,
 }
+
+// commandTypes are the commands of pkg/events: each has a channel on the
+// commands exchange instead.
+var commandTypes = []string{events.StopPayoutV1Type, events.PostVoidEntryV1Type}
 
 // docs/asyncapi.yaml has one channel on the events exchange per event type
 // and version, its address (the routing key) being the type, carrying one
 // message of that name; and no channel for a type the code does not have.
 // Each service's messaging_test.go checks its queues against the document.
 func TestAsyncAPIChannelsAreTheEventTypes(t *testing.T) {
-	if declared := typeConstants(t); !slices.Equal(declared, sorted(eventTypes)) {
-		t.Fatalf("pkg/events declares the types %v, this test lists %v: update eventTypes", declared, sorted(eventTypes))
+	if declared, listed := typeConstants(t), sorted(append(slices.Clone(eventTypes), commandTypes...)); !slices.Equal(declared, listed) {
+		t.Fatalf("pkg/events declares the types %v, this test lists %v: update eventTypes or commandTypes", declared, listed)
+	}
+	for _, typ := range eventTypes {
+		if events.IsCommand(typ) {
+			t.Errorf("%s is a command: list it in commandTypes", typ)
+		}
+	}
+	for _, typ := range commandTypes {
+		if !events.IsCommand(typ) {
+			t.Errorf("%s is not a command: list it in eventTypes", typ)
+		}
 	}
 	doc := testinfra.LoadAsyncAPI(t)
 	documented := doc.EventChannels()
@@ -44,8 +60,26 @@ func TestAsyncAPIChannelsAreTheEventTypes(t *testing.T) {
 			t.Errorf("%s: channel %s is not an event type of pkg/events", testinfra.AsyncAPIPath, addr)
 		}
 	}
-	// As pkg/amqpx declares them (Connect): both durable, events topic, dead letters direct.
-	exchangeTypes := map[string]string{amqpx.EventsExchange: "topic", amqpx.DeadLetterExchange: "direct"}
+	commands := map[string]bool{}
+	for id, c := range doc.Channels {
+		if c.Bindings.AMQP.Is == "routingKey" && c.Bindings.AMQP.Exchange.Name == amqpx.CommandsExchange {
+			commands[c.Address] = true
+			if !slices.Equal(c.MessageNames(), []string{c.Address}) {
+				t.Errorf("%s: command channel %s carries %v, want exactly the message %s", testinfra.AsyncAPIPath, id, c.MessageNames(), c.Address)
+			}
+		}
+	}
+	for _, typ := range commandTypes {
+		if !commands[typ] {
+			t.Errorf("%s: no channel on %s for the command %s", testinfra.AsyncAPIPath, amqpx.CommandsExchange, typ)
+		}
+		delete(commands, typ)
+	}
+	for addr := range commands {
+		t.Errorf("%s: channel %s on %s is not a command of pkg/events", testinfra.AsyncAPIPath, addr, amqpx.CommandsExchange)
+	}
+	// As pkg/amqpx declares them (Connect): all durable; events topic, commands and dead letters direct.
+	exchangeTypes := map[string]string{amqpx.EventsExchange: "topic", amqpx.CommandsExchange: "direct", amqpx.DeadLetterExchange: "direct"}
 	for id, c := range doc.Channels {
 		x := c.Bindings.AMQP.Exchange
 		if want, ok := exchangeTypes[x.Name]; ok && (x.Type != want || !x.Durable) {

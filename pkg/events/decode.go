@@ -48,6 +48,13 @@ var decoders = map[string]func(json.RawMessage) (Payload, error){
 	ReimbursementPaidV1Type:      decodeAs[ReimbursementPaidV1],
 	ReimbursementFailedV1Type:    decodeAs[ReimbursementFailedV1],
 	LedgerEntryPostedV1Type:      decodeAs[LedgerEntryPostedV1],
+
+	ExpenseVoidRequestedV1Type:              decodeAs[ExpenseVoidRequestedV1],
+	ExpenseVoidedV1Type:                     decodeAs[ExpenseVoidedV1],
+	ReimbursementCancelledV1Type:            decodeAs[ReimbursementCancelledV1],
+	ReimbursementCancellationDeclinedV1Type: decodeAs[ReimbursementCancellationDeclinedV1],
+	StopPayoutV1Type:                        decodeAs[StopPayoutV1],
+	PostVoidEntryV1Type:                     decodeAs[PostVoidEntryV1],
 }
 
 // Decode parses a wire message, checks the envelope and the payload, and

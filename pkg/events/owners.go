@@ -19,11 +19,35 @@ var owners = map[string]string{
 	"ledger":        SourceAccounting,
 }
 
-// Owner returns the service that alone may publish events of eventType
-// (e.g. "expense.approved.v1" → "approval"), and false for a type no service
-// owns. The owner is decided by the first word of the type, so a new version
-// or a new event of an existing aggregate needs no entry here.
+// commandSenders says who alone may send each command, by its type without
+// the version: a command is addressed to its owner (the first word of its
+// type) but sent by the service that asks, here approval's void
+// orchestrator.
+var commandSenders = map[string]string{
+	"reimbursement.stop_payout":  SourceApproval,
+	"accounting.post_void_entry": SourceApproval,
+}
+
+// IsCommand reports whether a wire type is a command (sent on the commands
+// exchange) rather than an event.
+func IsCommand(messageType string) bool {
+	family, _, ok := splitVersion(messageType)
+	_, command := commandSenders[family]
+	return ok && command
+}
+
+// Owner returns the service that alone may publish messages of eventType
+// (e.g. "expense.approved.v1" → "approval"; for a command, the service that
+// sends it: "reimbursement.stop_payout.v1" → "approval"), and false for a
+// type no service owns. An event's owner is decided by the first word of
+// the type, so a new version or a new event of an existing aggregate needs
+// no entry here.
 func Owner(eventType string) (string, bool) {
+	if family, _, ok := splitVersion(eventType); ok {
+		if sender, ok := commandSenders[family]; ok {
+			return sender, true
+		}
+	}
 	aggregate, _, _ := strings.Cut(eventType, ".")
 	service, ok := owners[aggregate]
 	return service, ok

@@ -17,6 +17,12 @@ func TestEveryEventTypeHasOneOwner(t *testing.T) {
 			t.Errorf("%s: no owner", typ)
 			continue
 		}
+		if events.IsCommand(typ) {
+			if owner != events.SourceApproval {
+				t.Errorf("command %s: sent by %s, want approval's orchestrator", typ, owner)
+			}
+			continue // commands go to the commands exchange: no topic permission
+		}
 		if !slices.Contains(events.OwnedRoutingKeys(owner), strings.SplitN(typ, ".", 2)[0]+".") {
 			t.Errorf("%s: owner %s may not publish its routing key", typ, owner)
 		}
@@ -38,6 +44,9 @@ func TestCheckPublisher(t *testing.T) {
 		{"expense.approved.v1", "notification", `broker user "notification"`},
 		{"reimbursement.paid.v1", "approval", "published only by reimbursement"},
 		{"payroll.run.v1", "approval", `no service publishes "payroll.run.v1"`},
+		{"reimbursement.stop_payout.v1", "approval", ""}, // a command: its sender, not its owner
+		{"reimbursement.stop_payout.v1", "reimbursement", "published only by approval"},
+		{"accounting.post_void_entry.v1", "accounting", "published only by approval"},
 	}
 	for _, c := range cases {
 		err := events.CheckPublisher(c.typ, c.publisher)

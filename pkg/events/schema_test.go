@@ -32,6 +32,12 @@ var payloads = []events.Payload{
 	events.ReimbursementPaidV1{},
 	events.ReimbursementFailedV1{},
 	events.LedgerEntryPostedV1{},
+	events.ExpenseVoidRequestedV1{},
+	events.ExpenseVoidedV1{},
+	events.ReimbursementCancelledV1{},
+	events.ReimbursementCancellationDeclinedV1{},
+	events.StopPayoutV1{},
+	events.PostVoidEntryV1{},
 }
 
 // Every type constant, decoder, payload struct, schema file and fixture
