@@ -86,7 +86,20 @@ func DeadLetterQueue(service string) string { return service + deadLetterQueueTa
 // patterns bound to it, e.g. {"accounting.expense-approved", ["expense.approved.*"]}.
 // The ".*" on the version keeps a consumer receiving versions it does not
 // know yet, so they reach the dead-letter queue instead of vanishing.
+//
+// A service's command queue is bound to the commands exchange instead
+// (Exchange): a direct exchange, so each command version is bound by name,
+// and a version nobody is bound to waits in the unrouted queue.
 type Subscription struct {
 	Queue    string
 	Patterns []string
+	Exchange string // EventsExchange when empty
+}
+
+// BoundTo is the exchange the queue is bound to.
+func (s Subscription) BoundTo() string {
+	if s.Exchange == "" {
+		return EventsExchange
+	}
+	return s.Exchange
 }

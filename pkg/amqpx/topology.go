@@ -8,6 +8,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/expenseflow/expenseflow/pkg/events"
 )
 
 // Topology is every queue of the system, by the service that consumes it.
@@ -58,7 +60,7 @@ func DeclareTopology(url, queueType string, topo Topology) (err error) {
 	for service, subs := range topo {
 		for _, s := range subs {
 			steps = append(steps, func() error {
-				return declareQueue(ch, s.Queue, EventsExchange, s.Patterns, workQueueArgs(queueType, service))
+				return declareQueue(ch, s.Queue, s.BoundTo(), s.Patterns, workQueueArgs(queueType, service))
 			})
 		}
 		dlq := DeadLetterQueue(service)
@@ -194,10 +196,21 @@ func userOf(amqpURL string) string {
 // Subscribe is the queue name.
 func watermillConfig(cfg Config, exchange, kind string) wamqp.Config {
 	identity := func(topic string) string { return topic }
+	name := wamqp.GenerateExchangeNameConstant(exchange)
+	if exchange == EventsExchange {
+		// The outbox holds events and commands alike; a command (a topic
+		// such as reimbursement.stop_payout.v1) goes to the commands exchange.
+		name = func(topic string) string {
+			if events.IsCommand(topic) {
+				return CommandsExchange
+			}
+			return EventsExchange
+		}
+	}
 	return wamqp.Config{
 		Connection: wamqp.ConnectionConfig{AmqpURI: cfg.URL, Reconnect: reconnect()},
 		Marshaler:  marshaler{user: userOf(cfg.URL)},
-		Exchange:   wamqp.ExchangeConfig{GenerateName: wamqp.GenerateExchangeNameConstant(exchange), Type: kind, Durable: true},
+		Exchange:   wamqp.ExchangeConfig{GenerateName: name, Type: kind, Durable: true},
 		Queue:      wamqp.QueueConfig{GenerateName: identity, Durable: true},
 		QueueBind:  wamqp.QueueBindConfig{GenerateRoutingKey: identity},
 		Publish: wamqp.PublishConfig{

@@ -28,6 +28,17 @@ var commandSenders = map[string]string{
 	"accounting.post_void_entry": SourceApproval,
 }
 
+// SendsCommands reports whether service sends any command: its broker
+// user may then write to the commands exchange.
+func SendsCommands(service string) bool {
+	for _, sender := range commandSenders {
+		if sender == service {
+			return true
+		}
+	}
+	return false
+}
+
 // IsCommand reports whether a wire type is a command (sent on the commands
 // exchange) rather than an event.
 func IsCommand(messageType string) bool {

@@ -125,13 +125,14 @@ func (d *AsyncAPI) Queues(exchange string) map[string]AsyncAPIChannel {
 
 // RequireSubscriptions fails t unless the document describes service's
 // queues exactly as subs declares them: each one a durable queue on the
-// events exchange with the same binding keys, received from by an operation
+// exchange it names (events or commands) with the same binding keys, received from by an operation
 // tagged with service, and no other such queue for service. It also requires
 // the service's dead-letter queue on the dead-letter exchange, and a send
 // operation of service to that exchange.
 func (d *AsyncAPI) RequireSubscriptions(t testing.TB, service string, subs []amqpx.Subscription) {
 	t.Helper()
 	documented := map[string][]string{} // queue -> binding keys
+	exchanges := map[string]string{}    // queue -> exchange
 	deadLetters := false
 	for id, op := range d.Operations {
 		if !slices.ContainsFunc(op.Tags, func(tag struct{ Name string }) bool { return tag.Name == service }) {
@@ -139,7 +140,7 @@ func (d *AsyncAPI) RequireSubscriptions(t testing.TB, service string, subs []amq
 		}
 		b := op.Channel.Bindings.AMQP
 		switch {
-		case op.Action == "receive" && b.Is == "queue" && b.BoundTo == amqpx.EventsExchange:
+		case op.Action == "receive" && b.Is == "queue" && (b.BoundTo == amqpx.EventsExchange || b.BoundTo == amqpx.CommandsExchange):
 			if !b.Queue.Durable {
 				t.Errorf("%s: operation %s: queue %s is not durable", AsyncAPIPath, id, b.Queue.Name)
 			}
@@ -147,6 +148,7 @@ func (d *AsyncAPI) RequireSubscriptions(t testing.TB, service string, subs []amq
 				t.Errorf("%s: %s receives from queue %s twice", AsyncAPIPath, service, b.Queue.Name)
 			}
 			documented[b.Queue.Name] = sorted(b.BindingKeys)
+			exchanges[b.Queue.Name] = b.BoundTo
 		case op.Action == "send" && b.Is == "routingKey" && b.Exchange.Name == amqpx.DeadLetterExchange:
 			deadLetters = deadLetters || op.Channel.addresses(amqpx.DeadLetterQueue(service))
 		}
@@ -159,6 +161,9 @@ func (d *AsyncAPI) RequireSubscriptions(t testing.TB, service string, subs []amq
 		}
 		if want := sorted(s.Patterns); !slices.Equal(keys, want) {
 			t.Errorf("%s: queue %s is bound to %v in the document, to %v in the code", AsyncAPIPath, s.Queue, keys, want)
+		}
+		if exchanges[s.Queue] != s.BoundTo() {
+			t.Errorf("%s: queue %s is bound to exchange %s in the document, to %s in the code", AsyncAPIPath, s.Queue, exchanges[s.Queue], s.BoundTo())
 		}
 		delete(documented, s.Queue)
 	}

@@ -35,7 +35,8 @@ func PublishAs(t testing.TB, amqpURL, user, routingKey string, messageID string,
 	}
 }
 
-// TryPublish publishes body to the events exchange, connected as the broker
+// TryPublish publishes body to the events exchange (a command to the
+// commands exchange), connected as the broker
 // user login ("" for the test user) with the user-id property userID, and
 // returns the broker's refusal, if any: tests show what the broker itself
 // stops (a user-id that is not the publisher's, a routing key the user may
@@ -55,7 +56,11 @@ func TryPublish(t testing.TB, amqpURL, login, userID, routingKey, messageID stri
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	confirm, err := ch.PublishWithDeferredConfirmWithContext(ctx, amqpx.EventsExchange, routingKey, false, false, amqp.Publishing{
+	exchange := amqpx.EventsExchange
+	if events.IsCommand(routingKey) {
+		exchange = amqpx.CommandsExchange
+	}
+	confirm, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, routingKey, false, false, amqp.Publishing{
 		MessageId: messageID, ContentType: events.CloudEventsJSON, DeliveryMode: amqp.Persistent, Body: body, UserId: userID,
 	})
 	if err != nil {

@@ -33,13 +33,20 @@ var (
 	NotificationEvents = amqpx.Subscription{Queue: "notification.events", Patterns: []string{"expense.*.*", "reimbursement.*.*"}}
 
 	AuditAllEvents = amqpx.Subscription{Queue: "audit.all-events", Patterns: []string{"#"}}
+
+	// Commands: each service's queue on the commands exchange, bound to
+	// exactly the commands (and versions) it handles.
+	ReimbursementCommands = amqpx.Subscription{Queue: "reimbursement.commands", Exchange: amqpx.CommandsExchange,
+		Patterns: []string{events.StopPayoutV1Type}}
+	AccountingCommands = amqpx.Subscription{Queue: "accounting.commands", Exchange: amqpx.CommandsExchange,
+		Patterns: []string{events.PostVoidEntryV1Type}}
 )
 
 // All is the whole topology: each service and the queues it consumes.
 var All = amqpx.Topology{
 	"approval":      {ApprovalExpenseEvents, ApprovalReimbursementEvents},
-	"accounting":    {AccountingExpenseApproved, AccountingReimbursementPaid},
-	"reimbursement": {ReimbursementExpenseApproved},
+	"accounting":    {AccountingExpenseApproved, AccountingReimbursementPaid, AccountingCommands},
+	"reimbursement": {ReimbursementExpenseApproved, ReimbursementCommands},
 	"notification":  {NotificationEvents},
 	"audit":         {AuditAllEvents},
 }
@@ -56,8 +63,10 @@ const Operator = amqpx.Operator
 // A service may declare and read only its own queues (brokersetup declares
 // them; a service only checks, passively, which needs no permission, but
 // may redeclare what is its own), write only to the events exchange (and
-// there only the routing keys of the events it owns) and to the dead-letter
-// exchange. It can configure no exchange and no binding. The
+// there only the routing keys of the events it owns), to the dead-letter
+// exchange and, if it sends commands, to the commands exchange (a direct
+// exchange has no topic permissions: the receiving consumer checks that
+// the sender is the one events.Owner names). It can configure no exchange and no binding. The
 // operator may read every dead-letter queue and the unrouted queue, and
 // write to the default exchange, through which a replay goes straight back
 // to the queue a letter failed in, naming the letter's original publisher.
@@ -72,6 +81,9 @@ func Users() []amqpx.User {
 		if keys := events.OwnedRoutingKeys(service); len(keys) > 0 {
 			u.Write = amqpx.OneOf(amqpx.EventsExchange, amqpx.DeadLetterExchange)
 			u.Publish = amqpx.StartsWith(keys...)
+		}
+		if events.SendsCommands(service) { // approval's void orchestrator
+			u.Write = amqpx.OneOf(amqpx.EventsExchange, amqpx.CommandsExchange, amqpx.DeadLetterExchange)
 		}
 		users = append(users, u)
 	}

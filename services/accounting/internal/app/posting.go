@@ -35,6 +35,26 @@ func (a *App) PostSettlement(ctx context.Context, key inbox.Key, p events.Reimbu
 	return a.post(ctx, key, e)
 }
 
+// PostVoidEntry answers the void orchestrator's command: the entry that
+// takes a claim's approval back, a reversal (nothing was paid) or a
+// recovery (it was), once per claim. The ledger.entry_posted event of that
+// kind is the reply; it carries the void's correlation id.
+func (a *App) PostVoidEntry(ctx context.Context, key inbox.Key, c events.PostVoidEntryV1) error {
+	amount := domain.Money{AmountMinor: c.AmountMinor, Currency: c.Currency}
+	posting := a.posting(key, c.ExpenseID)
+	var e domain.Entry
+	var err error
+	if c.Kind == events.EntryKindRecovery {
+		e, err = domain.ForRecovery(posting, c.EmployeeID, c.Category, amount)
+	} else {
+		e, err = domain.ForReversal(posting, c.EmployeeID, c.Category, amount)
+	}
+	if err != nil {
+		return err
+	}
+	return a.post(ctx, key, e)
+}
+
 // posting identifies a new entry. Its time is cut to microseconds, the
 // precision PostgreSQL keeps, so the event and the stored entry agree exactly.
 func (a *App) posting(key inbox.Key, expenseID string) domain.Posting {

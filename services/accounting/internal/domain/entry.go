@@ -24,13 +24,16 @@ type Kind string
 const (
 	Approval   Kind = events.EntryKindApproval
 	Settlement Kind = events.EntryKindSettlement
+	Reversal   Kind = events.EntryKindReversal // a void before anything was paid
+	Recovery   Kind = events.EntryKindRecovery // a void after the money went out
 )
 
 // The accounts this service posts to. Expense accounts open on first use,
 // one per claim category.
 const (
-	AccountPayable = "reimbursements_payable" // what the company owes its employees
-	AccountCash    = "cash"
+	AccountPayable    = "reimbursements_payable" // what the company owes its employees
+	AccountCash       = "cash"
+	AccountReceivable = "receivables:employees" // what employees owe the company back (a voided claim paid)
 )
 
 // ExpenseAccount is the account an approved claim of category is booked to.
@@ -49,8 +52,9 @@ type Line struct {
 	DebitMinor  int64
 	CreditMinor int64
 	Currency    string
-	// EmployeeID is set on payable lines only: a liability is owed to
-	// someone, so summing payable lines per employee tells what each is owed.
+	// EmployeeID is set on payable and receivable lines only: a liability
+	// is owed to someone and a receivable by someone, so summing those lines
+	// per employee tells what each is owed or owes.
 	EmployeeID string
 }
 
@@ -98,6 +102,30 @@ func ForSettlement(p Posting, employeeID string, m Money) (Entry, error) {
 	})
 }
 
+// ForReversal takes back an approval of which nothing was paid: the
+// expense did not happen after all, and nothing is owed for it.
+//
+//	debit  reimbursements_payable   amount  (owed to employeeID)
+//	credit expense:<category>       amount
+func ForReversal(p Posting, employeeID, category string, m Money) (Entry, error) {
+	return NewEntry(p, Reversal, []Line{
+		{Account: AccountPayable, DebitMinor: m.AmountMinor, Currency: m.Currency, EmployeeID: employeeID},
+		{Account: ExpenseAccount(category), CreditMinor: m.AmountMinor, Currency: m.Currency},
+	})
+}
+
+// ForRecovery takes back an approval that was paid: the expense did not
+// happen after all, and the employee owes the money back.
+//
+//	debit  receivables:employees    amount  (owed by employeeID)
+//	credit expense:<category>       amount
+func ForRecovery(p Posting, employeeID, category string, m Money) (Entry, error) {
+	return NewEntry(p, Recovery, []Line{
+		{Account: AccountReceivable, DebitMinor: m.AmountMinor, Currency: m.Currency, EmployeeID: employeeID},
+		{Account: ExpenseAccount(category), CreditMinor: m.AmountMinor, Currency: m.Currency},
+	})
+}
+
 // NewEntry returns the entry if it follows the double-entry rules: it has at
 // least two lines, each naming a valid account and currency with exactly one
 // positive side, and in every currency its debits equal its credits (an entry
@@ -107,7 +135,7 @@ func NewEntry(p Posting, kind Kind, lines []Line) (Entry, error) {
 	if p.ID == "" || p.ExpenseID == "" || p.SourceEventID == "" || p.PostedAt.IsZero() {
 		return Entry{}, invalid("an entry needs an id, an expense id, a source event id and a posting time")
 	}
-	if kind != Approval && kind != Settlement {
+	if !slices.Contains([]Kind{Approval, Settlement, Reversal, Recovery}, kind) {
 		return Entry{}, invalid("unknown entry kind %q", kind)
 	}
 	if len(lines) < 2 {

@@ -38,6 +38,24 @@ func TestPostingRules(t *testing.T) {
 				{Account: "cash", CreditMinor: 4250, Currency: "EUR"},
 			},
 		},
+		{
+			name:     "reversal (a void before payment) debits the employee's payable and credits the expense",
+			post:     func() (domain.Entry, error) { return domain.ForReversal(posting, "alice", "travel", eur) },
+			wantKind: domain.Reversal,
+			want: []domain.Line{
+				{Account: "reimbursements_payable", DebitMinor: 4250, Currency: "EUR", EmployeeID: "alice"},
+				{Account: "expense:travel", CreditMinor: 4250, Currency: "EUR"},
+			},
+		},
+		{
+			name:     "recovery (a void after payment) debits what the employee owes back and credits the expense",
+			post:     func() (domain.Entry, error) { return domain.ForRecovery(posting, "alice", "travel", eur) },
+			wantKind: domain.Recovery,
+			want: []domain.Line{
+				{Account: "receivables:employees", DebitMinor: 4250, Currency: "EUR", EmployeeID: "alice"},
+				{Account: "expense:travel", CreditMinor: 4250, Currency: "EUR"},
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

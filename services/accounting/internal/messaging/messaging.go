@@ -1,5 +1,5 @@
-// Package messaging is where events enter the accounting service: it declares
-// the service's queues and hands each decoded event to its posting use case.
+// Package messaging is where events and commands enter the accounting
+// service: it hands each decoded message to its posting use case.
 package messaging
 
 import (
@@ -18,6 +18,7 @@ import (
 var (
 	ExpenseApproved   = topology.AccountingExpenseApproved
 	ReimbursementPaid = topology.AccountingReimbursementPaid
+	Commands          = topology.AccountingCommands
 	Subscriptions     = topology.All["accounting"]
 )
 
@@ -25,12 +26,16 @@ var (
 const (
 	ApprovalPostingHandler   = "accounting.post-approval"
 	SettlementPostingHandler = "accounting.post-settlement"
+	VoidPostingHandler       = "accounting.post-void-entry"
 )
 
 // Register adds the posting consumers to the router.
 func Register(r *amqpx.Router, a *app.App) {
 	r.Handle(ApprovalPostingHandler, ExpenseApproved, handler(ApprovalPostingHandler, a.PostApproval))
 	r.Handle(SettlementPostingHandler, ReimbursementPaid, handler(SettlementPostingHandler, a.PostSettlement))
+	// A command from approval's void orchestrator (the router checks that
+	// approval sent it).
+	r.Handle(VoidPostingHandler, Commands, handler(VoidPostingHandler, a.PostVoidEntry))
 }
 
 // handler adapts a posting use case for payload P to the router. Two failures

@@ -32,8 +32,13 @@ var migrationFiles embed.FS
 // Migrations is the accounting schema.
 var Migrations = postgres.EmbeddedMigrations("accounting", migrationFiles, "migrations")
 
-// onePerExpense is the unique constraint on (expense_id, kind).
-const onePerExpense = "journal_entries_once_per_expense"
+// onePerExpense is the unique constraint on (expense_id, kind), and
+// oneVoidPerExpense the unique index that allows one reversal or recovery
+// per expense, not one of each.
+const (
+	onePerExpense     = "journal_entries_once_per_expense"
+	oneVoidPerExpense = "journal_entries_one_void_per_expense"
+)
 
 // Journal is the store of journal entries.
 type Journal struct{ db *gorm.DB }
@@ -70,7 +75,7 @@ func (j *Journal) Post(ctx context.Context, key inbox.Key, e domain.Entry, poste
 		entry := entryRow{ID: e.ID, ExpenseID: e.ExpenseID, Kind: string(e.Kind), SourceEventID: e.SourceEventID, PostedAt: e.PostedAt}
 		if err := tx.Create(&entry).Error; err != nil {
 			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.ConstraintName == onePerExpense {
+			if errors.As(err, &pgErr) && (pgErr.ConstraintName == onePerExpense || pgErr.ConstraintName == oneVoidPerExpense) {
 				return apperr.New(apperr.Conflict, "expense %s already has its %s entry", e.ExpenseID, e.Kind)
 			}
 			return err

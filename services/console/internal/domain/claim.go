@@ -149,6 +149,8 @@ func payout(f Facts) Effect {
 		x.State, x.Detail = Done, "paid, payment "+r.PaymentRef
 	case r.Status == "failed":
 		x.State, x.Detail = Failed, r.FailureReason
+	case r.Status == "cancelled":
+		x.State, x.Detail = Done, "cancelled: the claim was voided before anything was paid"
 	default:
 		x.State, x.Detail = Waiting, "waiting for a payout batch (the timer, or finance: run payouts)"
 		if r.Attempts > 0 {

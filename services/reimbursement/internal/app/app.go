@@ -31,6 +31,13 @@ type Reimbursements interface {
 	// claim. It returns ErrClaimLost, storing nothing, if the claim expired
 	// and another batch has taken the row since.
 	Settle(ctx context.Context, r *domain.Reimbursement, claim string, evs ...events.Envelope) error
+	// StopPayout decides a stop request for expenseID under its
+	// reimbursement's lock, in one transaction with the inbox record of key:
+	// decide gets the reimbursement (nil if there is none yet) and returns
+	// what to store and announce. It returns ErrPaymentInFlight while a
+	// payout batch holds the reimbursement.
+	StopPayout(ctx context.Context, key inbox.Key, expenseID string,
+		decide func(r *domain.Reimbursement) (*domain.Reimbursement, []events.Envelope, error)) error
 	// Release ends a claim without a change, so the row is due again at once.
 	Release(ctx context.Context, id, claim string) error
 	Get(ctx context.Context, id string) (domain.Snapshot, error)
@@ -60,6 +67,11 @@ type Payment struct {
 // idempotent, gives it the same payment).
 var ErrClaimLost = errors.New("the claim on the reimbursement expired and was taken over")
 
+// ErrPaymentInFlight: a payout batch holds the reimbursement a stop request
+// is about. The payment is finished first, and its outcome decides; the
+// request is tried again (a transient error to the router).
+var ErrPaymentInFlight = errors.New("a payment of this reimbursement is in flight; the stop is decided once it is settled")
+
 // ErrPaymentDeclined is wrapped by a gateway error that retrying cannot fix.
 var ErrPaymentDeclined = errors.New("payment declined")
 
@@ -81,6 +93,15 @@ func New(store Reimbursements, gateway PaymentGateway, policy domain.RetryPolicy
 // event wraps a payload about r in an envelope. Its correlation id is the
 // flow that approved the expense, whatever triggered the change (a message,
 // a payout request, the timer); its causation id is that trigger.
+// reply is the envelope of p answering a command: it belongs to the flow
+// that sent the command (a void), whose correlation id ctx carries, and is
+// caused by the command.
+func (a *App) reply(ctx context.Context, r *domain.Reimbursement, p events.Payload) (events.Envelope, error) {
+	return events.New(p, correlation.Stamp(ctx, events.Meta{
+		ID: a.newID(), Source: events.SourceReimbursement, Time: a.now(), Sequence: r.Sequence(),
+	}))
+}
+
 func (a *App) event(ctx context.Context, r *domain.Reimbursement, p events.Payload) (events.Envelope, error) {
 	m := correlation.Stamp(ctx, events.Meta{
 		ID: a.newID(), Source: events.SourceReimbursement, Time: a.now(), Sequence: r.Sequence(),

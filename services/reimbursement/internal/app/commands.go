@@ -55,6 +55,43 @@ func (a *App) Schedule(ctx context.Context, key inbox.Key, p events.ExpenseAppro
 	return a.store.Schedule(ctx, key, r, ev)
 }
 
+// StopPayout answers the void orchestrator's stop request: the race
+// between a void and the payout is decided here, under the reimbursement's
+// lock, and nowhere else. Nothing is paid after reimbursement.cancelled:
+// a payout batch only takes scheduled rows, and a payment in flight is
+// settled before the request is decided (ErrPaymentInFlight).
+func (a *App) StopPayout(ctx context.Context, key inbox.Key, c events.StopPayoutV1) error {
+	return a.store.StopPayout(ctx, key, c.ExpenseID, func(r *domain.Reimbursement) (*domain.Reimbursement, []events.Envelope, error) {
+		now := a.now()
+		outcome := domain.Stopped
+		if r == nil { // the approval has not reached us yet: it never will be scheduled
+			var err error
+			r, err = domain.StoppedBeforeScheduled(a.newID(), domain.Payout{
+				ExpenseID: c.ExpenseID, EmployeeID: c.EmployeeID, AmountMinor: c.AmountMinor, Currency: c.Currency,
+				CorrelationID: correlation.From(ctx).CorrelationID,
+			}, now)
+			if err != nil {
+				return nil, nil, err
+			}
+		} else {
+			outcome = r.Stop(now)
+		}
+		s := r.Snapshot()
+		var p events.Payload = events.ReimbursementCancelledV1{
+			ReimbursementID: s.ID, ExpenseID: s.ExpenseID, EmployeeID: s.EmployeeID,
+			AmountMinor: s.AmountMinor, Currency: s.Currency, CancelledAt: now,
+		}
+		if outcome == domain.AlreadyPaid {
+			p = events.ReimbursementCancellationDeclinedV1{
+				ReimbursementID: s.ID, ExpenseID: s.ExpenseID, EmployeeID: s.EmployeeID,
+				AmountMinor: s.AmountMinor, Currency: s.Currency, PaymentRef: s.PaymentRef, DeclinedAt: now,
+			}
+		}
+		ev, err := a.reply(ctx, r, p)
+		return r, []events.Envelope{ev}, err
+	})
+}
+
 // PayoutSummary counts what a batch did with the reimbursements it took.
 type PayoutSummary struct {
 	Paid     int

@@ -42,7 +42,7 @@ func (a *App) List(ctx context.Context, caller auth.Principal, f ListFilter, lim
 		return nil, err
 	}
 	if f.Status != "" && !slices.Contains(domain.Statuses, f.Status) {
-		return nil, apperr.Fields([]apperr.FieldError{{Field: "status", Message: "must be scheduled, paid or failed"}})
+		return nil, apperr.Fields([]apperr.FieldError{{Field: "status", Message: "must be scheduled, paid, failed or cancelled"}})
 	}
 	if scope == authz.Own {
 		if f.EmployeeID != "" && f.EmployeeID != caller.UserID {

@@ -12,17 +12,18 @@ import (
 )
 
 // Status is where a reimbursement is in its lifecycle. Scheduled is the only
-// state that moves; paid and failed are final.
+// state that moves; paid, failed and cancelled are final.
 type Status string
 
 const (
 	Scheduled Status = "scheduled"
 	Paid      Status = "paid"
 	Failed    Status = "failed"
+	Cancelled Status = "cancelled" // its claim was voided before anything was paid
 )
 
 // Statuses lists every status, for validating filters.
-var Statuses = []Status{Scheduled, Paid, Failed}
+var Statuses = []Status{Scheduled, Paid, Failed, Cancelled}
 
 // Sequences of the events that announce a reimbursement: it is scheduled
 // (1), then settled once, as paid or failed (2). Retries publish nothing, so
@@ -91,6 +92,44 @@ func Schedule(id string, p Payout, now time.Time) (*Reimbursement, error) {
 		amountMinor: p.AmountMinor, currency: p.Currency, correlationID: p.CorrelationID,
 		status: Scheduled, nextAttemptAt: now, createdAt: now, updatedAt: now,
 	}, nil
+}
+
+// StoppedBeforeScheduled is the reimbursement of a claim voided before its
+// approval reached this service: it is born cancelled, so the approval,
+// when it arrives, finds it and schedules nothing.
+func StoppedBeforeScheduled(id string, p Payout, now time.Time) (*Reimbursement, error) {
+	r, err := Schedule(id, p, now)
+	if err != nil {
+		return nil, err
+	}
+	r.status = Cancelled
+	return r, nil
+}
+
+// StopOutcome is the answer to a request to stop a payout.
+type StopOutcome int
+
+const (
+	// Stopped: nothing was paid and nothing will be.
+	Stopped StopOutcome = iota + 1
+	// AlreadyPaid: the money went out before the request; it stands.
+	AlreadyPaid
+)
+
+// Stop answers a request to stop r's payout. The caller holds r's lock and
+// has made sure no payment attempt is in flight (one is finished first:
+// its outcome decides). A scheduled payout is cancelled; a failed one stays
+// failed, and nothing was paid; a paid one cannot be stopped; a cancelled
+// one was stopped before, and the answer is the same.
+func (r *Reimbursement) Stop(now time.Time) StopOutcome {
+	switch r.status {
+	case Paid:
+		return AlreadyPaid
+	case Scheduled:
+		r.status = Cancelled
+		r.updatedAt = now
+	}
+	return Stopped
 }
 
 // MarkPaid records a successful payment attempt.

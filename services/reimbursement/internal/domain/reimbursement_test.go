@@ -166,3 +166,40 @@ func TestFailureReasonIsBounded(t *testing.T) {
 		t.Fatalf("reason has %d runes, want %d", n, domain.MaxReason)
 	}
 }
+
+// A stop request: a scheduled payout is cancelled for good (no payment can
+// be recorded on it afterwards); a failed one stays failed, with nothing
+// paid; a paid one stands; asking again gives the same answer.
+func TestStop(t *testing.T) {
+	r := scheduled(t)
+	if got := r.Stop(now); got != domain.Stopped || r.Status() != domain.Cancelled || r.Sequence() != domain.SequenceSettled {
+		t.Fatalf("stopping a scheduled payout: %v, status %s, sequence %d", got, r.Status(), r.Sequence())
+	}
+	if err := r.MarkPaid("pay-1", now); apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("a payment recorded on a cancelled reimbursement: %v", err)
+	}
+	if got := r.Stop(now); got != domain.Stopped || r.Status() != domain.Cancelled {
+		t.Fatalf("stopping again: %v, %s", got, r.Status())
+	}
+
+	paid := scheduled(t)
+	if err := paid.MarkPaid("pay-1", now); err != nil {
+		t.Fatal(err)
+	}
+	if got := paid.Stop(now); got != domain.AlreadyPaid || paid.Status() != domain.Paid {
+		t.Fatalf("stopping a paid payout: %v, %s", got, paid.Status())
+	}
+
+	failed := scheduled(t)
+	if err := failed.RecordFailure("account closed", true, policy, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := failed.Stop(now); got != domain.Stopped || failed.Status() != domain.Failed {
+		t.Fatalf("stopping a failed payout: %v, %s", got, failed.Status())
+	}
+
+	early, err := domain.StoppedBeforeScheduled("r-2", payout(), now)
+	if err != nil || early.Status() != domain.Cancelled {
+		t.Fatalf("a stop before the approval: %v, %v", early, err)
+	}
+}

@@ -1,6 +1,6 @@
-// Package messaging is where events enter the reimbursement service: it
-// declares the service's queue and hands every approved expense to the
-// scheduling use case.
+// Package messaging is where events and commands enter the reimbursement
+// service: every approved expense goes to the scheduling use case, every
+// stop request (a void) to StopPayout.
 package messaging
 
 import (
@@ -14,14 +14,18 @@ import (
 	"github.com/expenseflow/expenseflow/services/reimbursement/internal/app"
 )
 
-// Wire names: the queue, its binding and the handler (also the inbox consumer).
+// Wire names: the queues, their bindings and the handlers (also the inbox consumers).
 var (
 	ExpenseApproved = topology.ReimbursementExpenseApproved
+	Commands        = topology.ReimbursementCommands
 	Subscriptions   = topology.All["reimbursement"]
 )
 
-// ScheduleHandler names the handler in dead letters and the inbox.
-const ScheduleHandler = "reimbursement.schedule-payout"
+// Handler names, in dead letters and the inbox.
+const (
+	ScheduleHandler   = "reimbursement.schedule-payout"
+	StopPayoutHandler = "reimbursement.stop-payout"
+)
 
 // Register adds the consumer to the router.
 func Register(r *amqpx.Router, a *app.App) {
@@ -31,5 +35,14 @@ func Register(r *amqpx.Router, a *app.App) {
 			return amqpx.Permanent(fmt.Errorf("%s cannot handle %s", ScheduleHandler, e.Type))
 		}
 		return a.Schedule(ctx, inbox.Key{Consumer: ScheduleHandler, EventID: e.ID}, approved)
+	})
+	// Commands from approval's void orchestrator (the router has checked
+	// that approval sent it).
+	r.Handle(StopPayoutHandler, Commands, func(ctx context.Context, e events.Event) error {
+		stop, ok := e.Payload.(events.StopPayoutV1)
+		if !ok {
+			return amqpx.Permanent(fmt.Errorf("%s cannot handle %s", StopPayoutHandler, e.Type))
+		}
+		return a.StopPayout(ctx, inbox.Key{Consumer: StopPayoutHandler, EventID: e.ID}, stop)
 	})
 }

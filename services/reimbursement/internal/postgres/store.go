@@ -67,6 +67,52 @@ func (s *Store) Schedule(ctx context.Context, key inbox.Key, r *domain.Reimburse
 	})
 }
 
+// StopPayout decides a stop request for expenseID under the lock of its
+// reimbursement's row, in one transaction with the inbox record of key and
+// the events decide returns. decide gets the reimbursement, or nil when the
+// expense has none yet; what it returns is stored (inserted if new). A row
+// a payout batch holds (a payment in flight, or a claim left by a batch
+// that died mid-payment) is not decided: ErrPaymentInFlight, and the
+// command is tried again once the payment is settled.
+func (s *Store) StopPayout(ctx context.Context, key inbox.Key, expenseID string,
+	decide func(r *domain.Reimbursement) (*domain.Reimbursement, []events.Envelope, error)) error {
+	return inbox.Once(ctx, s.db, key, func(tx *gorm.DB) error {
+		var found []row
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("expense_id = ?", expenseID).Find(&found).Error; err != nil {
+			return err
+		}
+		var current *domain.Reimbursement
+		if len(found) == 1 {
+			var claims []string // the batch holding the row, "" for none
+			if err := tx.Model(&row{}).Where("id = ?", found[0].ID).Pluck("claim_token", &claims).Error; err != nil {
+				return err
+			}
+			if claims[0] != "" {
+				return app.ErrPaymentInFlight
+			}
+			current = domain.Restore(found[0].snapshot())
+		}
+		r, evs, err := decide(current)
+		if err != nil {
+			return err
+		}
+		next := toRow(r.Snapshot())
+		if current == nil {
+			res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "expense_id"}}, DoNothing: true}).Create(&next)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 { // the approval got here meanwhile: decide again, on its row
+				return app.ErrPaymentInFlight
+			}
+		} else if err := tx.Model(&row{}).Where("id = ?", next.ID).
+			Updates(map[string]any{"status": next.Status, "updated_at": next.UpdatedAt}).Error; err != nil {
+			return err
+		}
+		return outbox.Publish(ctx, tx, evs...)
+	})
+}
+
 // ClaimNextDue claims the first row due at dueAt that no batch holds (no
 // claim, or one expired by dueAt: one clock, the app's), in a transaction
 // of its own: FOR UPDATE SKIP LOCKED lets concurrent batches
