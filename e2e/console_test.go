@@ -119,7 +119,8 @@ func TestConsoleShowsAClaimMoveLive(t *testing.T) {
 		t.Errorf("a POST from another site's page: %d, want 403", resp.StatusCode)
 	}
 
-	// A dead letter: a malformed ledger event only the audit log hears.
+	// A dead letter: a malformed ledger event. The audit log and approval's
+	// void orchestrator hear it; carol replays the audit log's copy.
 	poison := "console-poison-1"
 	testinfra.Publish(t, s.AMQPURL, "ledger.entry_posted.v1", poison, []byte(`{"specversion": "1.0", oops`))
 	var before string
@@ -129,10 +130,10 @@ func TestConsoleShowsAClaimMoveLive(t *testing.T) {
 	})
 	b.do(t, carol, "carol opens the system page", chromedp.Navigate(console+"/system"))
 	b.waitFor(t, carol, "the dead letter is listed with its reason", fmt.Sprintf(
-		`document.querySelector('#dead-letters [data-message-id=%q] .reason')?.textContent.includes("malformed")`, poison))
+		`document.querySelector('#dead-letters [data-service="audit"][data-message-id=%q] .reason')?.textContent.includes("malformed")`, poison))
 	b.shoot(t, carol, shots, "console-system.png")
 	b.do(t, carol, "carol replays it",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#dead-letters [data-message-id=%q] button.replay`, poison))),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#dead-letters [data-service="audit"][data-message-id=%q] button.replay`, poison))),
 		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
 	)
 	if notice := b.text(t, carol, `document.querySelector(".notice").textContent`); !strings.Contains(notice, "replayed "+poison+" to audit") {

@@ -9,6 +9,8 @@
 #     broker  stop and start RabbitMQ (rabbitmqctl, or RABBITMQCTL) — every
 #             client of this broker sees it, a `make run` included.
 #   FAULT_EVERY (10s): the pause before each fault is random, up to this.
+#   VOIDS: void every n-th claim after its approval (e.g. 10), racing the
+#     payout loop; those flows end voided instead of paid.
 # It uses its own ports (9181-9185), databases and vhost, so it neither needs
 # nor disturbs a `make run` in progress. Service logs go to .run/soak-<service>.log;
 # the databases stay until the next run, for inspection after a failure.
@@ -95,4 +97,4 @@ echo "== all five services up; soaking"
 bin/soak -flows "${FLOWS:-2000}" -concurrency "${CONCURRENCY:-16}" \
   -approval-url "http://127.0.0.1:${PORTS[approval]}" -reimbursement-url "http://127.0.0.1:${PORTS[reimbursement]}" \
   -db "${PG_BASE_URL}/soak_{service}?sslmode=disable" -amqp "$AMQP_SOAK" -rabbitmq-api "$RABBITMQ_API" \
-  -faults "${FAULTS:-}" -fault-every "${FAULT_EVERY:-10s}" -pids .run/soak-pids ${SOAK_ARGS:-}
+  -faults "${FAULTS:-}" -fault-every "${FAULT_EVERY:-10s}" -void-every "${VOIDS:-0}" -pids .run/soak-pids ${SOAK_ARGS:-}

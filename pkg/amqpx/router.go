@@ -120,6 +120,20 @@ func (r *Router) Handle(handlerName string, sub Subscription, h EventHandler) {
 	})
 }
 
+// HandleConcurrently is Handle with several consumers on the queue (see
+// HandleEnvelopeConcurrently): for messages that need no order among
+// themselves, and of which one may have to wait (a command retried until
+// something it depends on settles) without holding up the others.
+func (r *Router) HandleConcurrently(handlerName string, sub Subscription, consumers int, h EventHandler) {
+	for i := range max(consumers, 1) {
+		name := handlerName
+		if i > 0 {
+			name = fmt.Sprintf("%s.%d", handlerName, i+1)
+		}
+		r.Handle(name, sub, h)
+	}
+}
+
 // HandleEnvelope is Handle for consumers that keep events without
 // interpreting their data (the audit log): h gets the checked envelope and
 // the body exactly as received, whatever the type or version.

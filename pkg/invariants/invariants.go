@@ -61,6 +61,7 @@ func (s Sources) DSN(service string) string {
 // violation too: an unchecked invariant is not a held one.
 type Report struct {
 	Expenses, Approved       int
+	Voided                   int // of the approved, those voided since
 	Reimbursements, Paid     int
 	JournalEntries           int
 	OutboxEvents, AuditEvent int
@@ -76,9 +77,9 @@ func (r Report) OK() bool { return len(r.Violations) == 0 }
 // String prints the counts, then each violation on its own line.
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "expenses %d (approved %d), reimbursements %d (paid %d), journal entries %d, "+
+	fmt.Fprintf(&b, "expenses %d (approved %d, of which voided %d), reimbursements %d (paid %d), journal entries %d, "+
 		"outbox events %d, audit events %d, notifications %d\n",
-		r.Expenses, r.Approved, r.Reimbursements, r.Paid, r.JournalEntries, r.OutboxEvents, r.AuditEvent, r.Notifications)
+		r.Expenses, r.Approved, r.Voided, r.Reimbursements, r.Paid, r.JournalEntries, r.OutboxEvents, r.AuditEvent, r.Notifications)
 	fmt.Fprintf(&b, "queue depths: %s\n", formatCounts(r.QueueDepths))
 	fmt.Fprintf(&b, "dead letters: %s\n", formatCounts(r.DeadLetters))
 	if r.OK() {
@@ -116,7 +117,7 @@ func Check(ctx context.Context, src Sources) Report {
 	c := &checker{src: src, conns: map[string]*pgx.Conn{}}
 	defer c.close(ctx)
 	for _, step := range []func(context.Context){
-		c.approvals, c.payments, c.ledger, c.audit, c.views, c.notifications, c.queues, c.deadLetters,
+		c.approvals, c.voids, c.payments, c.ledger, c.audit, c.views, c.notifications, c.queues, c.deadLetters,
 	} {
 		step(ctx)
 	}
@@ -204,14 +205,16 @@ type reimbursement struct {
 
 // approvals: every approved expense has exactly one reimbursement and one
 // approval entry, and nothing else has either. (A paid claim stays
-// 'approved' in the approval write model: payment is another service's fact.)
+// 'approved' in the approval write model: payment is another service's fact.
+// A voided one was approved: its reimbursement and approval entry stay, and
+// voids checks what took them back.)
 func (c *checker) approvals(ctx context.Context) {
 	approved := map[string]bool{}
 	c.query(ctx, events.SourceApproval, `SELECT id::text, status FROM expenses`, func(r pgx.Rows) error {
 		var id, status string
 		err := r.Scan(&id, &status)
 		c.r.Expenses++
-		if status == "approved" {
+		if status == "approved" || status == "voiding" || status == "voided" {
 			approved[id] = true
 		}
 		return err
@@ -333,6 +336,81 @@ func (c *checker) payments(ctx context.Context) {
 	c.violateIDs("gateway payment(s) for no reimbursement", unknownAtGateway)
 }
 
+// voids: every void has finished, in one outcome that every service tells
+// the same way. A claim voided before its payout (payout_cancelled) was
+// never paid: its reimbursement is cancelled (or had failed), nothing is at
+// the gateway, and one reversal entry took the approval back; one voided
+// after (recovery_required) was paid, and one recovery entry books what the
+// employee owes back. Either way nothing is owed for the claim any more
+// (its reimbursements_payable lines sum to 0), and no claim that was not
+// voided has a reversal or a recovery.
+func (c *checker) voids(ctx context.Context) {
+	outcome := map[string]string{} // expense id → void outcome
+	var unfinished []string
+	c.query(ctx, events.SourceApproval, `SELECT e.id::text, e.status, coalesce(v.outcome, '') FROM expenses e
+		LEFT JOIN voids v ON v.expense_id = e.id WHERE e.status IN ('voiding', 'voided')`, func(r pgx.Rows) error {
+		var id, status, o string
+		err := r.Scan(&id, &status, &o)
+		if status == "voiding" {
+			unfinished = append(unfinished, id)
+		} else {
+			outcome[id] = o
+		}
+		return err
+	})
+	c.r.Voided = len(outcome)
+	payment := map[string]string{} // expense id → reimbursement status
+	paidAtGateway := map[string]bool{}
+	c.query(ctx, events.SourceReimbursement, `SELECT r.expense_id, r.status, g.reimbursement_id IS NOT NULL
+		FROM reimbursements r LEFT JOIN gateway_payments g ON g.reimbursement_id = r.id::text`, func(r pgx.Rows) error {
+		var id, status string
+		var atGateway bool
+		err := r.Scan(&id, &status, &atGateway)
+		payment[id], paidAtGateway[id] = status, atGateway
+		return err
+	})
+	entries := map[string][]string{} // expense id → its void entries' kinds
+	c.query(ctx, events.SourceAccounting, `SELECT expense_id, kind FROM journal_entries WHERE kind IN ('reversal', 'recovery')`, func(r pgx.Rows) error {
+		var id, kind string
+		err := r.Scan(&id, &kind)
+		entries[id] = append(entries[id], kind)
+		return err
+	})
+	owed := map[string]int64{} // expense id → reimbursements_payable still owed
+	c.query(ctx, events.SourceAccounting, `SELECT e.expense_id, sum(l.credit_minor - l.debit_minor) FROM journal_entries e
+		JOIN journal_lines l ON l.entry_id = e.id WHERE l.account = 'reimbursements_payable' GROUP BY e.expense_id`, func(r pgx.Rows) error {
+		var id string
+		var n int64
+		err := r.Scan(&id, &n)
+		owed[id] = n
+		return err
+	})
+
+	var inconsistent, stray []string
+	for id, o := range outcome {
+		want, paid := events.EntryKindReversal, false
+		if o == events.VoidRecoveryRequired {
+			want, paid = events.EntryKindRecovery, true
+		}
+		p := payment[id]
+		ok := (o == events.VoidPayoutCancelled || o == events.VoidRecoveryRequired) &&
+			len(entries[id]) == 1 && entries[id][0] == want && owed[id] == 0 &&
+			paidAtGateway[id] == paid && (p == "paid") == paid && (paid || p == "cancelled" || p == "failed")
+		if !ok {
+			inconsistent = append(inconsistent, fmt.Sprintf("%s (outcome %q, reimbursement %q, at the gateway %v, void entries %v, still owed %d)",
+				id, o, p, paidAtGateway[id], entries[id], owed[id]))
+		}
+	}
+	for id := range entries {
+		if _, voided := outcome[id]; !voided {
+			stray = append(stray, id)
+		}
+	}
+	c.violateIDs("void(s) still running (voiding)", unfinished)
+	c.violateIDs("voided expense(s) whose services disagree on the outcome", inconsistent)
+	c.violateIDs("expense(s) not voided but with a reversal or recovery entry", stray)
+}
+
 // ledger: every entry balances per currency, so do the totals, and the
 // balances read model equals the sum of the journal.
 func (c *checker) ledger(ctx context.Context) {
@@ -391,7 +469,8 @@ type forwarderEnvelope struct {
 	Payload []byte `json:"payload"`
 }
 
-// audit: every event in the outboxes is in the audit log exactly once.
+// audit: every event in the outboxes (commands aside) is in the audit log
+// exactly once.
 func (c *checker) audit(ctx context.Context) {
 	audited := map[string]int{}
 	c.query(ctx, events.SourceAudit, `SELECT event_id, count(*) FROM audit_events GROUP BY event_id`, func(r pgx.Rows) error {
@@ -419,12 +498,14 @@ func (c *checker) audit(ctx context.Context) {
 				return err
 			}
 			c.r.OutboxEvents++
-			id, err := eventID(payload)
+			id, messageType, err := eventID(payload)
 			if err != nil {
 				undecodable = append(undecodable, fmt.Sprintf("offset %d (%v)", offset, err))
 				return nil
 			}
-			if audited[id] == 0 {
+			// A command is a request, not a fact: it goes to its receiver
+			// alone, and the audit log records the events that answer it.
+			if audited[id] == 0 && !events.IsCommand(messageType) {
 				missing = append(missing, id)
 			}
 			return nil
@@ -435,19 +516,19 @@ func (c *checker) audit(ctx context.Context) {
 }
 
 // eventID returns the id of the event envelope inside an outbox row.
-func eventID(payload string) (string, error) {
+func eventID(payload string) (id, messageType string, err error) {
 	var fe forwarderEnvelope
 	if err := json.Unmarshal([]byte(payload), &fe); err != nil {
-		return "", fmt.Errorf("forwarder envelope: %w", err)
+		return "", "", fmt.Errorf("forwarder envelope: %w", err)
 	}
 	var env events.Envelope
 	if err := json.Unmarshal(fe.Payload, &env); err != nil {
-		return "", fmt.Errorf("event envelope: %w", err)
+		return "", "", fmt.Errorf("event envelope: %w", err)
 	}
 	if env.ID == "" || env.ID != fe.UUID {
-		return "", fmt.Errorf("event id %q, message uuid %q", env.ID, fe.UUID)
+		return "", "", fmt.Errorf("event id %q, message uuid %q", env.ID, fe.UUID)
 	}
-	return env.ID, nil
+	return env.ID, env.Type, nil
 }
 
 // views: every claim's view shows its write-side status and version, and an

@@ -27,7 +27,7 @@ func TestEventIDReadsTheForwarderEnvelope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := eventID(tt.payload)
+			got, _, err := eventID(tt.payload)
 			if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("eventID = %q, %v; want %q, error containing %q", got, err, tt.want, tt.err)
 			}

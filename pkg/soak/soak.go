@@ -71,6 +71,10 @@ type Config struct {
 	Faults      []faults.Fault
 	FaultEvery  time.Duration
 	FaultRounds int
+	// VoidEvery voids every n-th flow (0: none) after its approval, at a
+	// random moment while the payout loop runs, so voids race payouts; such
+	// a flow is done when the claim is voided, in whichever outcome.
+	VoidEvery int
 	// Rate paces the run: flows start at this many per second (an open
 	// arrival rate, for latency at a given load) while fewer than
 	// Concurrency are in progress; 0 starts them as fast as Concurrency
@@ -469,10 +473,40 @@ func (r *runner) flow(ctx context.Context, i int) flowResult {
 		}
 		f.readModels = time.Since(approved)
 	}
+	if r.cfg.VoidEvery > 0 && i%r.cfg.VoidEvery == 0 {
+		if err := r.void(ctx, id); err != nil {
+			f.err = fmt.Errorf("flow %d: void %s: %w", i, id, err)
+		}
+		return f
+	}
 	if err := r.waitPaid(ctx, id); err != nil {
 		f.err = fmt.Errorf("flow %d: expense %s: %w", i, id, err)
 	}
 	return f
+}
+
+// void takes the approval back as finance, at a random moment within a
+// payout interval or two (before, during or after its payment), and waits
+// until the claim is voided. Voiding again is harmless (the same answer),
+// so an attempt whose answer is lost is simply sent again.
+func (r *runner) void(ctx context.Context, id string) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(rand.N(2 * r.cfg.PayoutEvery)):
+	}
+	for {
+		err := r.command(ctx, r.cfg.ApprovalURL+"/v1/expenses/"+id+"/void", payer, map[string]string{"reason": "soak: duplicate receipt"}, nil)
+		if !errors.Is(err, errInDoubt) {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		r.inDoubt.Add(1)
+	}
+	_, err := r.watch.wait(ctx, expenseVoided, id)
+	return err
 }
 
 // submit files a claim and returns its id. When the answer to an attempt

@@ -43,6 +43,8 @@ var (
 		`SELECT expense_id, kind FROM journal_entries WHERE expense_id = ANY($1) AND kind = 'approval'`, 1}
 	employeeNotified = &check{"notification", "the employee is notified",
 		`SELECT expense_id, event_type FROM notifications WHERE expense_id = ANY($1) AND event_type = 'expense.approved.v1'`, 1}
+	expenseVoided = &check{"approval", "the claim is voided",
+		`SELECT id::text, status FROM expenses WHERE id = ANY($1::uuid[]) AND status = 'voided'`, 5}
 	paymentSettled = &check{"reimbursement", "the reimbursement is paid",
 		`SELECT expense_id, status FROM reimbursements WHERE expense_id = ANY($1) AND status IN ('paid', 'failed')`, 5}
 

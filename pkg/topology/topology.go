@@ -24,6 +24,11 @@ import (
 var (
 	ApprovalExpenseEvents       = amqpx.Subscription{Queue: "approval.expense-events", Patterns: []string{"expense.*.*"}}
 	ApprovalReimbursementEvents = amqpx.Subscription{Queue: "approval.reimbursement-events", Patterns: []string{"reimbursement.*.*"}}
+	// The void orchestrator's replies: reimbursement's answer to a stop,
+	// and accounting's entries (of which it keeps the reversals and
+	// recoveries).
+	ApprovalVoidReplies = amqpx.Subscription{Queue: "approval.void-replies",
+		Patterns: []string{"reimbursement.cancelled.*", "reimbursement.cancellation_declined.*", "ledger.entry_posted.*"}}
 
 	AccountingExpenseApproved   = amqpx.Subscription{Queue: "accounting.expense-approved", Patterns: []string{"expense.approved.*"}}
 	AccountingReimbursementPaid = amqpx.Subscription{Queue: "accounting.reimbursement-paid", Patterns: []string{"reimbursement.paid.*"}}
@@ -44,7 +49,7 @@ var (
 
 // All is the whole topology: each service and the queues it consumes.
 var All = amqpx.Topology{
-	"approval":      {ApprovalExpenseEvents, ApprovalReimbursementEvents},
+	"approval":      {ApprovalExpenseEvents, ApprovalReimbursementEvents, ApprovalVoidReplies},
 	"accounting":    {AccountingExpenseApproved, AccountingReimbursementPaid, AccountingCommands},
 	"reimbursement": {ReimbursementExpenseApproved, ReimbursementCommands},
 	"notification":  {NotificationEvents},

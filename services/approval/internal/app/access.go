@@ -13,6 +13,9 @@ const (
 	WithdrawExpense = "expenses.withdraw"
 	GetExpense      = "expenses.get"
 	ListExpenses    = "expenses.list"
+	VoidExpense     = "expenses.void"
+	GetVoid         = "voids.get"
+	ListVoids       = "voids.list"
 )
 
 // Access says who may do what with a claim (docs/security.md, "Authorization"); every use case checks
@@ -30,6 +33,12 @@ var Access = authz.Table{
 	// Employees see their own claims; managers, finance and auditors all.
 	GetExpense:   readers,
 	ListExpenses: readers,
+	// Finance takes an approval back (a duplicate receipt, fraud); a void's
+	// steps are seen by whoever sees the claim; the list of unfinished and
+	// stuck sagas is finance's and the auditors'.
+	VoidExpense: {directory.RoleFinance: authz.All},
+	GetVoid:     readers,
+	ListVoids:   {directory.RoleFinance: authz.All, directory.RoleAuditor: authz.All},
 }
 
 var readers = authz.Rule{

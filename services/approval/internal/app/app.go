@@ -42,6 +42,7 @@ type Views interface {
 type App struct {
 	expenses Expenses
 	views    Views
+	voids    Voids
 	now      func() time.Time
 	newID    func() string
 	// maxWait bounds how long a read waits for the projection to catch up.
@@ -49,6 +50,6 @@ type App struct {
 }
 
 // New returns the approval application.
-func New(expenses Expenses, views Views, now func() time.Time, newID func() string, maxWait time.Duration) *App {
-	return &App{expenses: expenses, views: views, now: now, newID: newID, maxWait: maxWait}
+func New(expenses Expenses, views Views, voids Voids, now func() time.Time, newID func() string, maxWait time.Duration) *App {
+	return &App{expenses: expenses, views: views, voids: voids, now: now, newID: newID, maxWait: maxWait}
 }

@@ -25,8 +25,9 @@ type View struct {
 	DecidedBy       string
 	Reason          string
 	ReimbursementID string
-	PaymentStatus   string // scheduled, paid or failed, from reimbursement.* events
+	PaymentStatus   string // scheduled, paid, failed or cancelled, from reimbursement.* events
 	PaymentSequence int64  // sequence of the newest reimbursement.* event applied
+	VoidOutcome     string // payout_cancelled or recovery_required, once voided
 	SubmittedAt     *time.Time
 	UpdatedAt       time.Time
 }
@@ -99,12 +100,19 @@ func apply(v *View, e events.Event) {
 		expenseStatus("rejected", p.ApproverID, p.Reason)
 	case events.ExpenseWithdrawnV1:
 		expenseStatus("withdrawn", "", "")
+	case events.ExpenseVoidRequestedV1:
+		expenseStatus("voiding", v.DecidedBy, p.Reason)
+	case events.ExpenseVoidedV1:
+		expenseStatus("voided", v.DecidedBy, p.Reason)
+		v.VoidOutcome = p.Outcome // one outcome per claim: voided is announced once
 	case events.ReimbursementScheduledV1:
 		payment(p.ReimbursementID, "scheduled")
 	case events.ReimbursementPaidV1:
 		payment(p.ReimbursementID, "paid")
 	case events.ReimbursementFailedV1:
 		payment(p.ReimbursementID, "failed")
+	case events.ReimbursementCancelledV1:
+		payment(p.ReimbursementID, "cancelled")
 	}
 	if e.Time.After(v.UpdatedAt) {
 		v.UpdatedAt = e.Time
@@ -120,6 +128,12 @@ func expenseIDOf(p events.Payload) string {
 	case events.ExpenseRejectedV1:
 		return p.ExpenseID
 	case events.ExpenseWithdrawnV1:
+		return p.ExpenseID
+	case events.ExpenseVoidRequestedV1:
+		return p.ExpenseID
+	case events.ExpenseVoidedV1:
+		return p.ExpenseID
+	case events.ReimbursementCancelledV1:
 		return p.ExpenseID
 	case events.ReimbursementScheduledV1:
 		return p.ExpenseID

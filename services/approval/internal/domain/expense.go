@@ -21,6 +21,10 @@ const (
 	Approved  Status = "approved"
 	Rejected  Status = "rejected"
 	Withdrawn Status = "withdrawn"
+	// Voiding: finance took the approval back; the void saga is stopping
+	// the payout and correcting the books. Voided: it has.
+	Voiding Status = "voiding"
+	Voided  Status = "voided"
 )
 
 // Rules of a claim (docs/architecture.md); the bounds every consumer checks too come from pkg/events.
@@ -170,6 +174,36 @@ func (e *Expense) Withdraw(employeeID string, now time.Time) (changed bool, err 
 		return true, nil
 	default:
 		return false, apperr.New(apperr.Conflict, errAlreadyDecided, e.status)
+	}
+}
+
+// RequestVoid starts taking an approval back (finance: a duplicate receipt,
+// fraud). Only an approved claim can be voided; asking again while it is
+// voiding or voided changes nothing (changed is false).
+func (e *Expense) RequestVoid(now time.Time) (changed bool, err error) {
+	switch e.status {
+	case Voiding, Voided:
+		return false, nil
+	case Approved:
+		e.status = Voiding
+		e.touch(now)
+		return true, nil
+	default:
+		return false, apperr.New(apperr.Conflict, "only an approved claim can be voided; this one is %s", e.status)
+	}
+}
+
+// CompleteVoid records that the void saga has finished.
+func (e *Expense) CompleteVoid(now time.Time) (changed bool, err error) {
+	switch e.status {
+	case Voided:
+		return false, nil
+	case Voiding:
+		e.status = Voided
+		e.touch(now)
+		return true, nil
+	default:
+		return false, apperr.New(apperr.Conflict, "expense %s is %s, not voiding", e.id, e.status)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/auth"
+	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/httpx"
 	"github.com/expenseflow/expenseflow/services/approval/internal/app"
 	"github.com/expenseflow/expenseflow/services/approval/internal/domain"
@@ -31,6 +32,9 @@ func Register(api *httpx.Routes, a *app.App) {
 	api.Handle(http.MethodPost, "/expenses/:id/withdraw", app.WithdrawExpense, h.withdraw)
 	api.Handle(http.MethodGet, "/expenses/:id", app.GetExpense, h.get)
 	api.Handle(http.MethodGet, "/expenses", app.ListExpenses, h.list)
+	api.Handle(http.MethodPost, "/expenses/:id/void", app.VoidExpense, h.void)
+	api.Handle(http.MethodGet, "/expenses/:id/void", app.GetVoid, h.getVoid)
+	api.Handle(http.MethodGet, "/voids", app.ListVoids, h.listVoids)
 }
 
 type handlers struct{ app *app.App }
@@ -45,6 +49,10 @@ type submitRequest struct {
 }
 
 type rejectRequest struct {
+	Reason string `json:"reason"`
+}
+
+type voidRequest struct {
 	Reason string `json:"reason"`
 }
 
@@ -63,6 +71,7 @@ type expenseResponse struct {
 	DecidedBy       string     `json:"decided_by,omitempty"`
 	Reason          string     `json:"reason,omitempty"`
 	ReimbursementID string     `json:"reimbursement_id,omitempty"`
+	VoidOutcome     string     `json:"void_outcome,omitempty"`
 	SubmittedAt     *time.Time `json:"submitted_at,omitempty"`
 	UpdatedAt       time.Time  `json:"updated_at"`
 }
@@ -103,6 +112,99 @@ func (h handlers) withdraw(c *gin.Context) {
 	h.decide(c, func(caller auth.Principal, id string) (domain.Snapshot, error) {
 		return h.app.Withdraw(c.Request.Context(), caller, id)
 	})
+}
+
+// void takes an approval back: 202, because what it asks for (stopping the
+// payout, correcting the books) happens after the answer, in the saga;
+// GET /v1/expenses/{id}/void follows it.
+func (h handlers) void(c *gin.Context) {
+	var req voidRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	id, err := expenseID(c)
+	if err == nil {
+		var s domain.Snapshot
+		if s, err = h.app.Void(c.Request.Context(), auth.PrincipalOf(c), id, req.Reason); err == nil {
+			c.Header("Location", "/v1/expenses/"+s.ID+"/void")
+			c.JSON(http.StatusAccepted, fromSnapshot(s))
+			return
+		}
+	}
+	httpx.WriteError(c, err)
+}
+
+// voidResponse is a void saga as clients see it: where it is and when
+// each step happened (docs/openapi/approval.yaml).
+type voidResponse struct {
+	ExpenseID   string     `json:"expense_id"`
+	Step        string     `json:"step"`
+	Outcome     string     `json:"outcome,omitempty"`
+	Reason      string     `json:"reason"`
+	RequestedBy string     `json:"requested_by"`
+	Stuck       bool       `json:"stuck"`
+	Steps       []voidStep `json:"steps"`
+}
+
+type voidStep struct {
+	Name      string     `json:"name"`
+	Command   string     `json:"command,omitempty"`
+	Sends     int        `json:"sends,omitempty"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	DoneAt    *time.Time `json:"done_at,omitempty"`
+	// TimesOutAt: the current step's command is sent again then.
+	TimesOutAt *time.Time `json:"times_out_at,omitempty"`
+}
+
+func fromVoid(v domain.Void) voidResponse {
+	requested := v.RequestedAt
+	r := voidResponse{ExpenseID: v.ExpenseID, Step: string(v.Step), Outcome: v.Outcome, Reason: v.Reason,
+		RequestedBy: v.RequestedBy, Stuck: v.Stuck()}
+	stop := voidStep{Name: string(domain.StepStopPayout), Command: events.StopPayoutV1Type, StartedAt: &requested, DoneAt: v.PayoutAnsweredAt}
+	entry := voidStep{Name: string(domain.StepPostEntry), Command: events.PostVoidEntryV1Type, StartedAt: v.PayoutAnsweredAt, DoneAt: v.EntryPostedAt}
+	switch v.Step {
+	case domain.StepStopPayout:
+		next := v.NextAttemptAt
+		stop.Sends, stop.TimesOutAt = v.Sends, &next
+	case domain.StepPostEntry:
+		next := v.NextAttemptAt
+		entry.Sends, entry.TimesOutAt = v.Sends, &next
+	}
+	r.Steps = []voidStep{{Name: "requested", DoneAt: &requested}, stop, entry, {Name: string(domain.StepDone), DoneAt: v.CompletedAt}}
+	return r
+}
+
+func (h handlers) getVoid(c *gin.Context) {
+	id, err := expenseID(c)
+	if err == nil {
+		var v domain.Void
+		if v, err = h.app.VoidOf(c.Request.Context(), auth.PrincipalOf(c), id); err == nil {
+			c.JSON(http.StatusOK, fromVoid(v))
+			return
+		}
+	}
+	httpx.WriteError(c, err)
+}
+
+// listVoids lists the unfinished void sagas (?state=stuck: only those that
+// gave up waiting), oldest first.
+func (h handlers) listVoids(c *gin.Context) {
+	state := c.Query("state")
+	if state != "" && state != "running" && state != "stuck" {
+		httpx.WriteError(c, apperr.Fields([]apperr.FieldError{{Field: "state", Message: "must be running or stuck"}}))
+		return
+	}
+	vs, err := h.app.Voids(c.Request.Context(), auth.PrincipalOf(c), state == "stuck")
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := make([]voidResponse, len(vs))
+	for i, v := range vs {
+		out[i] = fromVoid(v)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
 }
 
 func (h handlers) decide(c *gin.Context, run func(auth.Principal, string) (domain.Snapshot, error)) {
@@ -181,7 +283,7 @@ func fromView(v app.View) expenseResponse {
 		ID: v.ID, EmployeeID: v.EmployeeID, AmountMinor: v.AmountMinor, Currency: v.Currency,
 		Category: v.Category, CostCenter: v.CostCenter, Description: v.Description, IncurredOn: v.IncurredOn,
 		Status: v.PublicStatus(), Version: v.Version, DecidedBy: v.DecidedBy, Reason: v.Reason,
-		ReimbursementID: v.ReimbursementID, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
+		ReimbursementID: v.ReimbursementID, VoidOutcome: v.VoidOutcome, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
 	}
 }
 

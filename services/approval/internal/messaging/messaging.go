@@ -1,5 +1,6 @@
-// Package messaging is where events enter the approval service: it declares
-// the service's queues and hands every decoded event to the projection.
+// Package messaging is where events enter the approval service: every
+// expense and reimbursement event goes to the projection, every reply to a
+// void command to the void orchestrator.
 package messaging
 
 import (
@@ -16,8 +17,12 @@ import (
 var (
 	ExpenseEvents       = topology.ApprovalExpenseEvents
 	ReimbursementEvents = topology.ApprovalReimbursementEvents
+	VoidReplies         = topology.ApprovalVoidReplies
 	Subscriptions       = topology.All["approval"]
 )
+
+// VoidHandler names the void orchestrator's consumer of replies.
+const VoidHandler = "approval.void-orchestrator"
 
 // Register adds the projection's consumers to the router.
 func Register(r *amqpx.Router, a *app.App) {
@@ -28,4 +33,7 @@ func Register(r *amqpx.Router, a *app.App) {
 	}
 	r.Handle(app.ProjectionName+".expense", ExpenseEvents, project)
 	r.Handle(app.ProjectionName+".reimbursement", ReimbursementEvents, project)
+	r.Handle(VoidHandler, VoidReplies, func(ctx context.Context, e events.Event) error {
+		return a.OnVoidReply(ctx, inbox.Key{Consumer: VoidHandler, EventID: e.ID}, e)
+	})
 }

@@ -70,8 +70,18 @@ func (s *Expenses) Add(ctx context.Context, e *domain.Expense, evs ...events.Env
 // finds its decision made and changes nothing), two different ones give the
 // second a Conflict from the domain's rules, never a lost update.
 func (s *Expenses) Update(ctx context.Context, id string, change func(*domain.Expense) ([]events.Envelope, error)) (*domain.Expense, error) {
+	return s.updateRetrying(ctx, id, func(_ *gorm.DB, e *domain.Expense) ([]events.Envelope, error) { return change(e) })
+}
+
+// updateRetrying is Update for a change that also writes rows of its own
+// in the same transaction (the void saga's).
+func (s *Expenses) updateRetrying(ctx context.Context, id string, change func(tx *gorm.DB, e *domain.Expense) ([]events.Envelope, error)) (*domain.Expense, error) {
 	for attempt := 1; ; attempt++ {
-		e, err := s.update(ctx, id, change)
+		var e *domain.Expense
+		err := postgres.Transaction(ctx, s.db, func(tx *gorm.DB) (err error) {
+			e, err = update(ctx, tx, id, false, change)
+			return err
+		})
 		if !errors.Is(err, errChangedConcurrently) {
 			return e, err
 		}
@@ -87,33 +97,38 @@ const maxUpdateAttempts = 5
 
 var errChangedConcurrently = errors.New("changed concurrently")
 
-func (s *Expenses) update(ctx context.Context, id string, change func(*domain.Expense) ([]events.Envelope, error)) (*domain.Expense, error) {
-	var e *domain.Expense
-	err := postgres.Transaction(ctx, s.db, func(tx *gorm.DB) error {
-		var row expenseRow
-		if err := tx.Take(&row, "id = ?", id).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return apperr.New(apperr.NotFound, "expense %s not found", id)
-			}
-			return err
+// update reads expense id in tx (locking its row when lock is set: the
+// caller cannot retry), runs change and, if it returns events, writes the
+// new state, guarded by the version read, and the events.
+func update(ctx context.Context, tx *gorm.DB, id string, lock bool, change func(tx *gorm.DB, e *domain.Expense) ([]events.Envelope, error)) (*domain.Expense, error) {
+	q := tx
+	if lock {
+		q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row expenseRow
+	if err := q.Take(&row, "id = ?", id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, apperr.New(apperr.NotFound, "expense %s not found", id)
 		}
-		e = domain.Restore(fromRow(row))
-		evs, err := change(e)
-		if err != nil || len(evs) == 0 {
-			return err
-		}
-		next := toRow(e.Snapshot())
+		return nil, err
+	}
+	e := domain.Restore(fromRow(row))
+	evs, err := change(tx, e)
+	if err != nil || len(evs) == 0 {
+		return e, err
+	}
+	next := toRow(e.Snapshot())
+	if next.Version != row.Version {
 		res := tx.Model(&expenseRow{}).Where("id = ? AND version = ?", id, row.Version).
 			Select("*").Omit("id").Updates(&next)
 		if res.Error != nil {
-			return res.Error
+			return nil, res.Error
 		}
 		if res.RowsAffected == 0 {
-			return errChangedConcurrently
+			return nil, errChangedConcurrently
 		}
-		return outbox.Publish(ctx, tx, evs...)
-	})
-	return e, err
+	}
+	return e, outbox.Publish(ctx, tx, evs...)
 }
 
 // Owner returns the submitter of expense id.
@@ -179,6 +194,7 @@ type viewRow struct {
 	ReimbursementID string
 	PaymentStatus   string
 	PaymentSequence int64
+	VoidOutcome     string
 	SubmittedAt     *time.Time
 	UpdatedAt       time.Time `gorm:"autoUpdateTime:false"` // the newest event's time, set by the projection
 }
@@ -311,7 +327,7 @@ func (r viewRow) view() app.View {
 		Category: r.Category, CostCenter: r.CostCenter, Description: r.Description, IncurredOn: r.IncurredOn,
 		Status: r.Status, Version: r.Version, DecidedBy: r.DecidedBy, Reason: r.Reason,
 		ReimbursementID: r.ReimbursementID, PaymentStatus: r.PaymentStatus, PaymentSequence: r.PaymentSequence,
-		SubmittedAt: r.SubmittedAt, UpdatedAt: r.UpdatedAt,
+		VoidOutcome: r.VoidOutcome, SubmittedAt: r.SubmittedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
 
@@ -321,6 +337,6 @@ func fromView(v app.View) viewRow {
 		Category: v.Category, CostCenter: v.CostCenter, Description: v.Description, IncurredOn: v.IncurredOn,
 		Status: v.Status, PublicStatus: v.PublicStatus(), Version: v.Version, DecidedBy: v.DecidedBy, Reason: v.Reason,
 		ReimbursementID: v.ReimbursementID, PaymentStatus: v.PaymentStatus, PaymentSequence: v.PaymentSequence,
-		SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
+		VoidOutcome: v.VoidOutcome, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
 	}
 }

@@ -18,7 +18,7 @@ import (
 // README shows app.Access as it is.
 func TestAccessMatrix(t *testing.T) {
 	pc, _ := testinfra.PlatformConfig(t, "approval")
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid"})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +33,8 @@ func TestAccessMatrix(t *testing.T) {
 				return "/v1/expenses", claim()
 			case app.ListExpenses:
 				return "/v1/expenses", nil
+			case app.ListVoids:
+				return "/v1/voids", nil
 			}
 			// A fresh claim, still submitted, so that every decision on it is legal.
 			var e expense
@@ -49,6 +51,19 @@ func TestAccessMatrix(t *testing.T) {
 				})
 			case app.RejectExpense:
 				return path, map[string]string{"reason": "no receipt"}
+			case app.VoidExpense, app.GetVoid:
+				// Only an approved claim can be voided; a void has a saga to show.
+				manager := map[bool]string{true: "frank", false: "bob"}[owner == "bob"]
+				if resp := c.For(t).Call("POST", "/v1/expenses/"+e.ID+"/approve", manager, nil, nil); resp.StatusCode != http.StatusOK {
+					t.Fatalf("approve as %s: %d", manager, resp.StatusCode)
+				}
+				void := map[string]string{"reason": "duplicate receipt"}
+				if r.Action == app.VoidExpense {
+					return path, void
+				}
+				if resp := c.For(t).Call("POST", path, "carol", void, nil); resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("void as carol: %d", resp.StatusCode)
+				}
 			}
 			return path, nil
 		},

@@ -19,7 +19,7 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 	logs := &testinfra.Logs{}
 	pc, _ := testinfra.PlatformConfig(t, "approval")
 	pc.LogOutput = logs
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid"})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ type Config struct {
 	// RebuildWait bounds how long a rebuild waits for the archive to hold
 	// every event the live projection has applied.
 	RebuildWait time.Duration `env:"REBUILD_WAIT" envDefault:"30s"`
+	// VoidTick is how often the void timer looks for saga steps whose
+	// answer is late (each step's own timeout says when one is).
+	VoidTick time.Duration `env:"VOID_TICK" envDefault:"1s"`
 }
 
 // Validate reports every problem at once.
@@ -37,6 +40,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.ReadWaitMax < 0 || c.ReadWaitMax > 5*time.Second {
 		errs = append(errs, errors.New("READ_WAIT_MAX must be between 0 and 5s"))
+	}
+	if c.VoidTick <= 0 {
+		errs = append(errs, errors.New("VOID_TICK must be positive"))
 	}
 	if c.AuditURL == "" {
 		errs = append(errs, errors.New("AUDIT_URL must be set"))
@@ -64,9 +70,13 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := app.New(postgres.NewExpenses(p.DB), postgres.NewViews(p.DB), time.Now, newID, cfg.ReadWaitMax)
+	voids := postgres.NewVoids(p.DB)
+	a := app.New(postgres.NewExpenses(p.DB), postgres.NewViews(p.DB), voids, time.Now, newID, cfg.ReadWaitMax)
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
+	// The void timer: a saga step whose answer is late is sent again.
+	p.Every(cfg.VoidTick, func(ctx context.Context) { a.ResendTimedOut(ctx, p.Log) })
+	p.Metrics.MustRegister(postgres.NewVoidCollector(p.DB))
 	return p, nil
 }
 
@@ -87,7 +97,7 @@ func RebuildProjection(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(postgres.NewExpenses(db), postgres.NewViews(db), time.Now, newID, cfg.ReadWaitMax)
+	a := app.New(postgres.NewExpenses(db), postgres.NewViews(db), postgres.NewVoids(db), time.Now, newID, cfg.ReadWaitMax)
 	n, err := a.RebuildProjection(ctx, auditfeed.New(cfg.AuditURL, token, log), cfg.RebuildWait)
 	if err != nil {
 		return fmt.Errorf("rebuild-projection: %w", err)

@@ -95,10 +95,11 @@ func (b *Backend) Submit(ctx context.Context, token, key string, c domain.Claim)
 	return e, err
 }
 
-// Decide approves, rejects (with reason) or withdraws a claim as the user.
+// Decide approves, rejects (with reason), withdraws or voids (with reason)
+// a claim as the user.
 func (b *Backend) Decide(ctx context.Context, token, key, id, verb, reason string) (domain.Expense, error) {
 	var body any
-	if verb == "reject" {
+	if verb == "reject" || verb == "void" {
 		body = map[string]string{"reason": reason}
 	}
 	var e domain.Expense
@@ -140,6 +141,19 @@ func (b *Backend) Notifications(ctx context.Context, expenseID string) ([]domain
 	var p page[domain.Notification]
 	err := b.asConsole(ctx, b.urls.Notification+"/v1/notifications/sent?expense_id="+url.QueryEscape(expenseID), &p)
 	return p.Items, err
+}
+
+// Void returns the void saga of a claim (nil when it has none), as the console.
+func (b *Backend) Void(ctx context.Context, expenseID string) (*domain.VoidSaga, error) {
+	var v domain.VoidSaga
+	err := b.asConsole(ctx, b.urls.Approval+"/v1/expenses/"+url.PathEscape(expenseID)+"/void", &v)
+	if Status(err) == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // AuditEvents returns the claim's whole story as the audit log holds it,

@@ -50,6 +50,8 @@ type Facts struct {
 	NotificationsErr error
 	Audit            []AuditEvent
 	AuditErr         error
+	Void             *VoidSaga // nil unless the claim is voiding or voided
+	VoidErr          error
 }
 
 // View is the claim page's status panel.
@@ -76,6 +78,10 @@ func Build(f Facts) View {
 	}
 	add(readModel(f))
 	add(audited(f))
+	if e.Status == "voiding" || e.Status == "voided" {
+		add(voidSaga(f))
+		add(voidEntry(f))
+	}
 	if Approved(e.Status) {
 		add(scheduled(f))
 		add(entry(f, "approval", "ledger: approval entry", "expense.approved", true))
@@ -204,6 +210,8 @@ func told(status string, r *Reimbursement) (who, event string) {
 		return "the employee", "reimbursement.paid"
 	case "payment_failed":
 		return "the employee and finance", "reimbursement.failed"
+	case "voided":
+		return "the employee (and finance, for a recovery)", "expense.voided"
 	}
 	return "", ""
 }
@@ -225,6 +233,38 @@ func notified(f Facts, who, event string) Effect {
 	}
 	x.State, x.Detail = Done, event+" told to "+strings.Join(to, ", ")
 	return x
+}
+
+// voidSaga: approval's orchestrator, step by step.
+func voidSaga(f Facts) Effect {
+	x := Effect{Name: "void saga", Owner: "approval"}
+	switch v := f.Void; {
+	case f.VoidErr != nil:
+		return unknown(x, f.VoidErr)
+	case v == nil:
+		x.State, x.Detail = Processing, "waiting for the saga to start"
+	case v.Step == "done":
+		x.State, x.Detail = Done, "done: "+v.Outcome
+	case v.Stuck:
+		x.State, x.Detail = Failed, "stuck at "+v.Step+": sent again and again without an answer"
+	case v.Step == "stop_payout":
+		x.State, x.Detail = Processing, "asked reimbursement to stop the payout; waiting for its answer"
+	default:
+		x.State, x.Detail = Processing, v.Outcome+": asked accounting to post the "+map[bool]string{true: "recovery", false: "reversal"}[v.Outcome == "recovery_required"]
+	}
+	return x
+}
+
+// voidEntry: the entry that takes the approval back, once the outcome is known.
+func voidEntry(f Facts) Effect {
+	if f.Void == nil || f.Void.Outcome == "" {
+		return Effect{Name: "ledger: reversal or recovery", Owner: "accounting", State: Waiting, Detail: "after reimbursement's answer"}
+	}
+	kind := "reversal"
+	if f.Void.Outcome == "recovery_required" {
+		kind = "recovery"
+	}
+	return entry(f, kind, "ledger: "+kind+" entry", "accounting.post_void_entry", true)
 }
 
 func unknown(x Effect, err error) Effect {
@@ -333,4 +373,11 @@ func (e *AuditEvent) UnmarshalJSON(b []byte) error {
 	e.Seq, e.Hash, e.ReceivedAt = own.Seq, own.Hash, own.ReceivedAt
 	e.Raw = append(json.RawMessage(nil), b...)
 	return nil
+}
+
+// VoidSaga is approval's void saga of a claim, as far as the console shows it.
+type VoidSaga struct {
+	Step    string `json:"step"`
+	Outcome string `json:"outcome"`
+	Stuck   bool   `json:"stuck"`
 }

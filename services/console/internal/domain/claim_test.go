@@ -128,3 +128,32 @@ func equal(a, b map[string]domain.State) bool {
 	}
 	return true
 }
+
+// A void in progress waits on the orchestrator's step; once voided, the
+// entry that took the approval back and the employee's notice are done.
+func TestAVoidShowsItsSaga(t *testing.T) {
+	voiding := domain.Build(domain.Facts{
+		Expense: domain.Expense{ID: id, Status: "voiding", Version: 3},
+		Void:    &domain.VoidSaga{Step: "stop_payout"},
+		Audit:   audit("expense.submitted.v2", "expense.approved.v1", "expense.void_requested.v1"),
+	})
+	if got := states(voiding); got["void saga"] != domain.Processing || got["ledger: reversal or recovery"] != domain.Waiting || !voiding.Processing {
+		t.Fatalf("voiding: %+v", voiding.Effects)
+	}
+	voided := domain.Build(domain.Facts{
+		Expense:       domain.Expense{ID: id, Status: "voided", Version: 4},
+		Void:          &domain.VoidSaga{Step: "done", Outcome: "recovery_required"},
+		Entries:       []domain.LedgerEntry{{ID: "e1", Kind: "approval"}, {ID: "e2", Kind: "recovery"}},
+		Notifications: []domain.Notification{{EventType: "expense.voided.v1", RecipientID: "alice"}},
+		Audit:         audit("expense.submitted.v2", "expense.approved.v1", "expense.void_requested.v1", "expense.voided.v1"),
+	})
+	want := map[string]domain.State{"read model": domain.Done, "audit log": domain.Done, "void saga": domain.Done,
+		"ledger: recovery entry": domain.Done, "notifications": domain.Done}
+	if got := states(voided); !equal(got, want) || voided.Processing {
+		t.Fatalf("voided: got %v, want %v", got, want)
+	}
+	stuck := domain.Build(domain.Facts{Expense: domain.Expense{ID: id, Status: "voiding", Version: 3}, Void: &domain.VoidSaga{Step: "post_entry", Outcome: "payout_cancelled", Stuck: true}})
+	if got := states(stuck); got["void saga"] != domain.Failed {
+		t.Fatalf("a stuck saga: %+v", stuck.Effects)
+	}
+}

@@ -142,6 +142,9 @@ func (c *Console) status(g *gin.Context, e domain.Expense) statusView {
 	wg.Go(func() { f.Entries, f.EntriesErr = c.Backend.LedgerEntries(ctx, e.ID) })
 	wg.Go(func() { f.Notifications, f.NotificationsErr = c.Backend.Notifications(ctx, e.ID) })
 	wg.Go(func() { f.Audit, f.AuditErr = c.Backend.AuditEvents(ctx, e.ID) })
+	if e.Status == "voiding" || e.Status == "voided" {
+		wg.Go(func() { f.Void, f.VoidErr = c.Backend.Void(ctx, e.ID) })
+	}
 	wg.Wait()
 	v := domain.Build(f)
 	u := user(g)
@@ -153,6 +156,7 @@ func (c *Console) status(g *gin.Context, e domain.Expense) statusView {
 		"reject":   e.Status == "submitted" && u.Role == directory.RoleManager && e.EmployeeID != u.UserID,
 		"withdraw": e.Status == "submitted" && e.EmployeeID == u.UserID,
 		"payouts":  scheduled && u.Role == directory.RoleFinance,
+		"void":     domain.Approved(e.Status) && u.Role == directory.RoleFinance,
 	}}
 }
 
@@ -215,7 +219,7 @@ func short(hash string) string {
 // shows the claim waiting for the version it wrote.
 func (c *Console) decide(g *gin.Context) {
 	verb := g.Param("verb")
-	if verb != "approve" && verb != "reject" && verb != "withdraw" {
+	if verb != "approve" && verb != "reject" && verb != "withdraw" && verb != "void" {
 		g.String(http.StatusNotFound, "no such action")
 		return
 	}

@@ -32,6 +32,8 @@ type Message struct {
 //	expense.rejected       the employee
 //	reimbursement.paid     the employee
 //	reimbursement.failed   the employee and every finance user
+//	expense.voided         the employee; every finance user too when the
+//	                       money had gone out and must be recovered
 //
 // Any other event (a withdrawal, a scheduled payout, a ledger entry) is
 // nobody's news: the Message has no recipients. The words come from the
@@ -50,6 +52,11 @@ func Compose(e events.Event, dir directory.Directory) (Message, error) {
 		m = Message{Recipients: []string{p.EmployeeID}, ExpenseID: p.ExpenseID}
 	case events.ReimbursementFailedV1:
 		m = Message{Recipients: unique(append([]string{p.EmployeeID}, ids(dir.WithRole(directory.RoleFinance))...)), ExpenseID: p.ExpenseID}
+	case events.ExpenseVoidedV1:
+		m = Message{Recipients: []string{p.EmployeeID}, ExpenseID: p.ExpenseID}
+		if p.Outcome == events.VoidRecoveryRequired {
+			m.Recipients = unique(append(m.Recipients, ids(dir.WithRole(directory.RoleFinance))...))
+		}
 	default:
 		return Message{}, nil
 	}

@@ -52,6 +52,14 @@ func TestRecipients(t *testing.T) {
 		{"scheduled: nobody", events.ReimbursementScheduledV1{ReimbursementID: "r-1", ExpenseID: "e-1", EmployeeID: "alice",
 			AmountMinor: 4250, Currency: "EUR"}, nil},
 		{"ledger entry: nobody", events.LedgerEntryPostedV1{EntryID: "l-1", ExpenseID: "e-1", Kind: events.EntryKindApproval}, nil},
+		{"voided before payment: the employee", events.ExpenseVoidedV1{ExpenseID: "e-1", EmployeeID: "alice",
+			Outcome: events.VoidPayoutCancelled, Reason: "duplicate receipt", AmountMinor: 4250, Currency: "EUR", VoidedAt: now}, []string{"alice"}},
+		{"voided after payment: the employee and finance, who recover it", events.ExpenseVoidedV1{ExpenseID: "e-1", EmployeeID: "alice",
+			Outcome: events.VoidRecoveryRequired, Reason: "duplicate receipt", AmountMinor: 4250, Currency: "EUR", VoidedAt: now}, []string{"alice", "carol"}},
+		{"void requested: nobody yet", events.ExpenseVoidRequestedV1{ExpenseID: "e-1", EmployeeID: "alice", RequestedBy: "carol",
+			Reason: "duplicate receipt", RequestedAt: now}, nil},
+		{"payout stopped: nobody (the void says it)", events.ReimbursementCancelledV1{ReimbursementID: "r-1", ExpenseID: "e-1",
+			EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", CancelledAt: now}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,9 @@ var (
 	Subscriptions   = topology.All["reimbursement"]
 )
 
+// stopConsumers is how many stop requests are handled at once.
+const stopConsumers = 8
+
 // Handler names, in dead letters and the inbox.
 const (
 	ScheduleHandler   = "reimbursement.schedule-payout"
@@ -37,8 +40,10 @@ func Register(r *amqpx.Router, a *app.App) {
 		return a.Schedule(ctx, inbox.Key{Consumer: ScheduleHandler, EventID: e.ID}, approved)
 	})
 	// Commands from approval's void orchestrator (the router has checked
-	// that approval sent it).
-	r.Handle(StopPayoutHandler, Commands, func(ctx context.Context, e events.Event) error {
+	// that approval sent it). A stop waits, retried, while a payment of its
+	// reimbursement is in flight; several consumers keep that wait from
+	// holding up the stops behind it, which need no order among themselves.
+	r.HandleConcurrently(StopPayoutHandler, Commands, stopConsumers, func(ctx context.Context, e events.Event) error {
 		stop, ok := e.Payload.(events.StopPayoutV1)
 		if !ok {
 			return amqpx.Permanent(fmt.Errorf("%s cannot handle %s", StopPayoutHandler, e.Type))
