@@ -191,6 +191,9 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 	collectorHTTP := "http://otel-collector:" + strconv.Itoa(collectorPorts(t, project)["http"])
 	addrs := map[string]string{}           // compose service → where its binary listens here
 	envs := map[string]map[string]string{} // compose service → the environment its binary runs with
+	for _, name := range services {
+		addrs[name] = testinfra.FreeAddr(t)
+	}
 
 	for _, name := range services {
 		svc, ok := project.Services[name]
@@ -236,8 +239,17 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 		if env["HTTP_ADDR"] != ":"+itoa(published) {
 			t.Fatalf("%s: HTTP_ADDR %q does not match the published port %d", name, env["HTTP_ADDR"], published)
 		}
-		env["HTTP_ADDR"] = testinfra.FreeAddr(t)
-		addrs[name], envs[name] = env["HTTP_ADDR"], env
+		// A service another calls (approval's budget check at accounting):
+		// its compose address, pointed here.
+		for key, value := range env {
+			if u, err := url.Parse(value); err == nil && strings.HasSuffix(key, "_URL") && u.Scheme == "http" {
+				if other, ok := addrs[u.Hostname()]; ok && u.Port() == itoa(project.Services[u.Hostname()].Ports[0].Target) {
+					env[key] = "http://" + other
+				}
+			}
+		}
+		env["HTTP_ADDR"] = addrs[name]
+		envs[name] = env
 		startService(t, filepath.Join(bin, name), env)
 	}
 	for _, name := range services {

@@ -6,11 +6,14 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
-// TestConsumersKilledWhileApprovingLoseNothing kills accounting and
-// reimbursement with SIGKILL in the middle of a burst of approvals, keeps
-// approving while they are down, restarts them, and checks every approval
-// had its effect exactly once: events waited in their durable queues, and
-// whatever was in flight at the kill was redelivered and deduplicated.
+// TestConsumersKilledWhileApprovingLoseNothing kills reimbursement with
+// SIGKILL in the middle of a burst of approvals, keeps approving while it is
+// down, then kills accounting as the last approvals go out, restarts both,
+// and checks every approval had its effect exactly once: events waited in
+// their durable queues, and whatever was in flight at the kill was
+// redelivered and deduplicated. (Accounting is killed only once the
+// approvals are in: approving asks it for budget first, and without an
+// answer approves nothing — docs/adr/0018-budget-check-fails-closed.md.)
 func TestConsumersKilledWhileApprovingLoseNothing(t *testing.T) {
 	const n = 30
 	s := startStack(t)
@@ -21,12 +24,12 @@ func TestConsumersKilledWhileApprovingLoseNothing(t *testing.T) {
 	var total int64
 	for i, id := range ids {
 		if i == n/3 {
-			s.Kill("accounting")
 			s.Kill("reimbursement")
 		}
 		approve(t, s, "frank", id)
 		total += int64(1000 + i)
 	}
+	s.Kill("accounting") // its share of the last approvals' events still on their way
 	s.Restart("accounting")
 	s.Restart("reimbursement")
 

@@ -120,12 +120,17 @@ func newStack(t *testing.T, envFor func(amqpURL string) []map[string][]string, r
 				"PAYOUT_INTERVAL=0", // tests trigger payouts through the API
 				"READ_WAIT_MAX=2s",
 				"AUDIT_URL=http://"+addrs["audit"],
+				"ACCOUNTING_URL=http://"+addrs["accounting"], // approval's budget check
 				"LOG_LEVEL=info",
 				"SHUTDOWN_GRACE=5s",
 				// A stack is up to seven processes, beside another test
 				// package running in parallel, on one PostgreSQL server with
 				// the default 100 connections: each pool stays small.
 				"DATABASE_MAX_CONNS=5",
+				// Approval signs its service tokens (the budget reservation)
+				// and accounting verifies them: the development key pair.
+				"APPROVAL_SERVICE_SIGNING_KEY="+testinfra.ServiceSigningKey("approval"),
+				"APPROVAL_SERVICE_PUBLIC_KEY="+testinfra.ServicePublicKey("approval"),
 			),
 		}
 		for _, extra := range extraEnv {

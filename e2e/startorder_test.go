@@ -6,12 +6,14 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
-// TestServicesStartInAnyOrder: a new environment where only approval is up
-// (the others still deploying). Claims are submitted and approved; then the
-// other four start, and every effect arrives: the broker setup declared
-// their queues before anything ran, so each event waited for its consumer.
+// TestServicesStartInAnyOrder: a new environment where only approval and
+// accounting are up (the others still deploying; approving asks accounting
+// for budget, so it must be there — docs/adr/0018-budget-check-fails-closed.md).
+// Claims are submitted and approved; then the other three start, and every
+// effect arrives: the broker setup declared their queues before anything
+// ran, so each event waited for its consumer.
 func TestServicesStartInAnyOrder(t *testing.T) {
-	s := newStack(t, func(string) []map[string][]string { return nil }, "approval")
+	s := newStack(t, func(string) []map[string][]string { return nil }, "approval", "accounting")
 	published := testinfra.NewTap(t, s.AMQPURL, "expense.#")
 	var ids []string
 	for range 3 {
@@ -23,7 +25,7 @@ func TestServicesStartInAnyOrder(t *testing.T) {
 		return len(published.Events()) == 2*len(ids)
 	})
 
-	for _, name := range services[1:] {
+	for _, name := range services[2:] {
 		s.Restart(name)
 	}
 	for _, id := range ids {

@@ -11,6 +11,8 @@
 #   FAULT_EVERY (10s): the pause before each fault is random, up to this.
 #   VOIDS: void every n-th claim after its approval (e.g. 10), racing the
 #     payout loop; those flows end voided instead of paid.
+#   BUDGETS=1: book the claims to cost centers with budgets, so every
+#     approve reserves against one (approval's budget check at accounting).
 # It uses its own ports (9181-9185), databases and vhost, so it neither needs
 # nor disturbs a `make run` in progress. Service logs go to .run/soak-<service>.log;
 # the databases stay until the next run, for inspection after a failure.
@@ -49,6 +51,7 @@ supervise() {
     DATABASE_URL="${PG_BASE_URL}/soak_${svc}?sslmode=disable" \
     AMQP_URL="$(as_broker_user "$svc" "$AMQP_SOAK")" \
     AUDIT_URL="http://127.0.0.1:${PORTS[audit]}" \
+    ACCOUNTING_URL="http://127.0.0.1:${PORTS[accounting]}" \
     PPROF_ADDR="${SOAK_PPROF:+127.0.0.1:$(( PORTS[$svc] + 100 ))}" \
     PAYOUT_INTERVAL=0 \
       "bin/$svc" >>".run/soak-$svc.log" 2>&1 &
@@ -96,5 +99,6 @@ echo "== all five services up; soaking"
 
 bin/soak -flows "${FLOWS:-2000}" -concurrency "${CONCURRENCY:-16}" \
   -approval-url "http://127.0.0.1:${PORTS[approval]}" -reimbursement-url "http://127.0.0.1:${PORTS[reimbursement]}" \
+  -accounting-url "http://127.0.0.1:${PORTS[accounting]}" ${BUDGETS:+-budgets} \
   -db "${PG_BASE_URL}/soak_{service}?sslmode=disable" -amqp "$AMQP_SOAK" -rabbitmq-api "$RABBITMQ_API" \
   -faults "${FAULTS:-}" -fault-every "${FAULT_EVERY:-10s}" -void-every "${VOIDS:-0}" -pids .run/soak-pids ${SOAK_ARGS:-}

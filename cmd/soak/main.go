@@ -122,6 +122,8 @@ func config(args []string) (soak.Config, error) {
 	fs.StringVar(&e.RabbitMQAPI, "rabbitmq-api", e.RabbitMQAPI, "RabbitMQ management API (env RABBITMQ_API)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "paced: start this many flows per second (0: as fast as -concurrency allows)")
 	fs.IntVar(&cfg.VoidEvery, "void-every", 0, "void every n-th claim after its approval, racing the payouts (0: none)")
+	fs.BoolVar(&cfg.Budgets, "budgets", false, "book the claims to cost centers with budgets, so that every approve reserves against one")
+	fs.StringVar(&cfg.AccountingURL, "accounting-url", "http://127.0.0.1:8082", "base URL of the accounting service (for -budgets)")
 	var benchDir string
 	var pgbenchFor time.Duration
 	fs.StringVar(&benchDir, "bench", "", "measure the run against the machine (pgbench ceiling, CPU, commits) and write a report into this directory")

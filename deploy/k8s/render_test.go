@@ -49,6 +49,9 @@ var handMadeSecrets = map[string][]string{
 	"expenseflow-broker-audit":         {"username", "password"},
 	"expenseflow-broker-operator":      {"username", "password"},
 	"expenseflow-broker-console":       {"username", "password"},
+	// Approval's service key, and the public keys accounting verifies with.
+	"expenseflow-service-key-approval": {"signing-key"},
+	"expenseflow-service-public-keys":  {"approval"},
 }
 
 var (

@@ -49,7 +49,12 @@ const (
 // WriteError answers with the problem document for err. Errors that are not
 // an *apperr.Error are internal: they are logged, and the client sees only a
 // generic 500 (no internals leak).
-func WriteError(c *gin.Context, err error) {
+func WriteError(c *gin.Context, err error) { WriteErrorWith(c, err, nil) }
+
+// WriteErrorWith is WriteError with extension members in the problem
+// document (RFC 9457 §3.2), e.g. remaining_minor on a refusal for lack of
+// budget: what a client needs to act on the refusal, as data.
+func WriteErrorWith(c *gin.Context, err error, extensions map[string]any) {
 	p := Problem{Type: "about:blank", Status: http.StatusInternalServerError, Instance: c.Request.URL.Path}
 	err = postgres.Classify(err) // data the database refuses is the client's to fix: 422
 	var e *apperr.Error
@@ -66,6 +71,16 @@ func WriteError(c *gin.Context, err error) {
 	}
 	p.Title = http.StatusText(p.Status)
 	body, _ := json.Marshal(p)
+	if len(extensions) > 0 {
+		var doc map[string]any
+		_ = json.Unmarshal(body, &doc)
+		for k, v := range extensions {
+			if _, taken := doc[k]; !taken {
+				doc[k] = v
+			}
+		}
+		body, _ = json.Marshal(doc)
+	}
 	c.Abort()
 	c.Data(p.Status, "application/problem+json", body)
 }

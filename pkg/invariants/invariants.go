@@ -117,7 +117,7 @@ func Check(ctx context.Context, src Sources) Report {
 	c := &checker{src: src, conns: map[string]*pgx.Conn{}}
 	defer c.close(ctx)
 	for _, step := range []func(context.Context){
-		c.approvals, c.voids, c.payments, c.ledger, c.audit, c.views, c.notifications, c.queues, c.deadLetters,
+		c.approvals, c.voids, c.budgets, c.payments, c.ledger, c.audit, c.views, c.notifications, c.queues, c.deadLetters,
 	} {
 		step(ctx)
 	}
@@ -409,6 +409,42 @@ func (c *checker) voids(ctx context.Context) {
 	c.violateIDs("void(s) still running (voiding)", unfinished)
 	c.violateIDs("voided expense(s) whose services disagree on the outcome", inconsistent)
 	c.violateIDs("expense(s) not voided but with a reversal or recovery entry", stray)
+}
+
+// budgets: no budget is overspent (what is spent and still reserved fits in
+// its limit), and each reservation was settled by what happened to its
+// claim: spent by an approval entry, released by a void's entry.
+func (c *checker) budgets(ctx context.Context) {
+	var over, unsettled []string
+	c.query(ctx, events.SourceAccounting, `
+		SELECT b.cost_center || '/' || b.period, b.limit_minor,
+		       coalesce(sum(r.amount_minor) FILTER (WHERE r.status = 'spent' OR (r.status = 'reserved' AND r.expires_at > now())), 0)
+		FROM budgets b LEFT JOIN budget_reservations r ON r.cost_center = b.cost_center AND r.period = b.period
+		GROUP BY b.cost_center, b.period, b.limit_minor
+		HAVING coalesce(sum(r.amount_minor) FILTER (WHERE r.status = 'spent' OR (r.status = 'reserved' AND r.expires_at > now())), 0) > b.limit_minor`,
+		func(r pgx.Rows) error {
+			var budget string
+			var limit, taken int64
+			err := r.Scan(&budget, &limit, &taken)
+			over = append(over, fmt.Sprintf("%s (limit %d, taken %d)", budget, limit, taken))
+			return err
+		})
+	c.query(ctx, events.SourceAccounting, `
+		SELECT r.expense_id || ' (' || r.status || ')' FROM budget_reservations r
+		LEFT JOIN LATERAL (SELECT bool_or(e.kind = 'approval') AS approved, bool_or(e.kind IN ('reversal', 'recovery')) AS voided
+		                   FROM journal_entries e WHERE e.expense_id = r.expense_id) j ON true
+		WHERE NOT CASE r.status
+			WHEN 'spent' THEN coalesce(j.approved, false) AND NOT coalesce(j.voided, false)
+			WHEN 'released' THEN coalesce(j.voided, false)
+			ELSE NOT coalesce(j.approved, false) END`,
+		func(r pgx.Rows) error {
+			var id string
+			err := r.Scan(&id)
+			unsettled = append(unsettled, id)
+			return err
+		})
+	c.violateIDs("budget(s) overspent", over)
+	c.violateIDs("budget reservation(s) not settled by their claim's entries", unsettled)
 }
 
 // ledger: every entry balances per currency, so do the totals, and the

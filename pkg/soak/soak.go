@@ -53,8 +53,15 @@ type Config struct {
 	Concurrency int // flows in progress at once
 	// Base URLs of the services the flows call.
 	ApprovalURL, ReimbursementURL string
-	Auth                          auth.Config // to mint the users' tokens
-	Directory                     string      // USER_DIRECTORY; "" for the demo users
+	// AccountingURL, with Budgets, is where the run sets its budgets.
+	AccountingURL string
+	// Budgets runs with the budget check biting: every claim is booked to a
+	// cost center of its currency (soak-eur, …) whose budget for the month
+	// the run sets first, large enough for every flow, so that each approve
+	// reserves against a real budget and the invariants check it.
+	Budgets   bool
+	Auth      auth.Config // to mint the users' tokens
+	Directory string      // USER_DIRECTORY; "" for the demo users
 	// Sources are the databases and broker: read-model polling, outbox lag,
 	// quiescence and the final invariants check.
 	Sources      invariants.Sources
@@ -282,6 +289,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Bench != nil {
 		if b, err = startBench(ctx, cfg); err != nil {
 			return Result{}, fmt.Errorf("bench: %w", err)
+		}
+	}
+	if cfg.Budgets {
+		if err := r.setBudgets(ctx); err != nil {
+			return Result{}, fmt.Errorf("budgets: %w", err)
 		}
 	}
 	res := r.drive(ctx)
@@ -514,9 +526,13 @@ func (r *runner) void(ctx context.Context, id string) error {
 // first attempt may have created a claim nobody will decide, which is
 // harmless, while giving up would fail the flow.
 func (r *runner) submit(ctx context.Context, i int, employee string) (string, error) {
+	currency := currencies[i%len(currencies)]
 	body := map[string]any{
-		"amount_minor": 100 + rand.IntN(100_000), "currency": currencies[i%len(currencies)], "category": "travel",
+		"amount_minor": 100 + rand.IntN(100_000), "currency": currency, "category": "travel",
 		"description": fmt.Sprintf("soak flow %d", i), "incurred_on": time.Now().UTC().Format(time.DateOnly),
+	}
+	if r.cfg.Budgets {
+		body["cost_center"] = costCenterOf(currency)
 	}
 	for {
 		var created struct {
@@ -674,4 +690,22 @@ func (r *runner) command(ctx context.Context, url, user string, body, out any) e
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// costCenterOf is the cost center a run with budgets books claims in
+// currency to: a budget has one currency.
+func costCenterOf(currency string) string { return "soak-" + strings.ToLower(currency) }
+
+// setBudgets gives each currency's cost center a budget for this month with
+// room for every flow (and then some: the largest claim times the flows).
+func (r *runner) setBudgets(ctx context.Context) error {
+	period := time.Now().UTC().Format("2006-01")
+	for _, currency := range currencies {
+		url := r.cfg.AccountingURL + "/v1/budgets/" + costCenterOf(currency) + "/" + period
+		body := map[string]any{"currency": currency, "limit_minor": int64(r.cfg.Flows+100) * 100_100}
+		if err := r.api.Do(ctx, http.MethodPut, url, payer, "", body, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

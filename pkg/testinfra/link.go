@@ -1,9 +1,13 @@
 package testinfra
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,5 +52,23 @@ func (l *Link) Restore() {
 	l.t.Helper()
 	if err := l.proxy.Start(); err != nil {
 		l.t.Fatalf("restore the link: %v", err)
+	}
+}
+
+// Slow delays everything the upstream sends back by latency (a toxiproxy
+// latency toxic), until Fast.
+func (l *Link) Slow(latency time.Duration) {
+	l.t.Helper()
+	toxic := fmt.Sprintf(`{"name":"slow","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, latency.Milliseconds())
+	if _, err := l.proxy.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
+		l.t.Fatalf("slow the link: %v", err)
+	}
+}
+
+// Fast takes the delay of Slow away.
+func (l *Link) Fast() {
+	l.t.Helper()
+	if err := l.proxy.Toxics.RemoveToxic(context.Background(), "slow"); err != nil {
+		l.t.Fatalf("speed the link up: %v", err)
 	}
 }

@@ -3,6 +3,8 @@ package testinfra
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -53,6 +55,18 @@ func Run(t testing.TB, p *platform.Platform) string {
 		}
 	})
 	return "http://" + p.Addr()
+}
+
+// ServicePublicKey is the base64 public key of a service's development
+// signing key (auth.DevServiceKey), which the tests' services sign their
+// service tokens with.
+func ServicePublicKey(service string) string {
+	return base64.StdEncoding.EncodeToString(auth.DevServiceKey(service).Public().(ed25519.PublicKey))
+}
+
+// ServiceSigningKey is the base64 seed of a service's development signing key.
+func ServiceSigningKey(service string) string {
+	return base64.StdEncoding.EncodeToString(auth.DevServiceKey(service).Seed())
 }
 
 // Token mints a token for a demo user.

@@ -9,6 +9,8 @@ import (
 const (
 	ListEntries  = "ledger.entries"
 	ListBalances = "ledger.balances"
+	SetBudget    = "budgets.set"
+	ListBudgets  = "budgets.list"
 )
 
 // Access says who may read the ledger (docs/security.md, "Authorization"). It shows every employee's
@@ -16,6 +18,10 @@ const (
 var Access = authz.Table{
 	ListEntries:  ledgerReaders,
 	ListBalances: ledgerReaders,
+	// Finance sets budgets; managers see them too, since they approve
+	// against them.
+	SetBudget:   {directory.RoleFinance: authz.All},
+	ListBudgets: {directory.RoleFinance: authz.All, directory.RoleAuditor: authz.All, directory.RoleManager: authz.All},
 }
 
 var ledgerReaders = authz.Rule{directory.RoleFinance: authz.All, directory.RoleAuditor: authz.All}

@@ -38,11 +38,12 @@ type Balance struct {
 // App wires the use cases to the journal, the clock and the id source.
 type App struct {
 	journal Journal
+	budgets Budgets
 	now     func() time.Time
 	newID   func() string
 }
 
 // New returns the accounting application.
-func New(journal Journal, now func() time.Time, newID func() string) *App {
-	return &App{journal: journal, now: now, newID: newID}
+func New(journal Journal, budgets Budgets, now func() time.Time, newID func() string) *App {
+	return &App{journal: journal, budgets: budgets, now: now, newID: newID}
 }

@@ -94,6 +94,11 @@ func (j *Journal) Post(ctx context.Context, key inbox.Key, e domain.Entry, poste
 		if err := addToBalances(tx, src); err != nil {
 			return err
 		}
+		// The claim's budget reservation is spent by its approval and
+		// released by its void, in the entry's transaction.
+		if err := settleReservation(tx, e); err != nil {
+			return err
+		}
 		return outbox.Publish(ctx, tx, posted)
 	})
 }

@@ -14,7 +14,7 @@ import (
 // app.Access says, and the README shows app.Access as it is.
 func TestAccessMatrix(t *testing.T) {
 	pc, _ := testinfra.PlatformConfig(t, "accounting")
-	p, err := service.New(context.Background(), service.Config{Config: pc})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ApprovalPublicKey: testinfra.ServicePublicKey("approval")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,12 @@ func TestAccessMatrix(t *testing.T) {
 	testinfra.CheckAccessDoc(t, "../../README.md", p.API.List(), app.Access)
 	testinfra.WalkMatrix(t, testinfra.Matrix{
 		Client: c, Engine: p.HTTP.Routes(), Routes: p.API.List(), Table: app.Access,
-		// The ledger has no resource of anyone's: read routes, no parameters.
-		Request: func(_ *testing.T, r httpx.Route, _ string) (string, any) { return r.Path, nil },
+		// The ledger and the budgets are nobody's: no owner to vary.
+		Request: func(_ *testing.T, r httpx.Route, _ string) (string, any) {
+			if r.Action == app.SetBudget {
+				return "/v1/budgets/travel-team/2026-11", map[string]any{"currency": "EUR", "limit_minor": 100000}
+			}
+			return r.Path, nil
+		},
 	})
 }

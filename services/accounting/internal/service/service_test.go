@@ -68,7 +68,7 @@ type harness struct {
 func start(t *testing.T) *harness {
 	t.Helper()
 	cfg, _ := testinfra.PlatformConfig(t, "accounting")
-	p, err := service.New(context.Background(), service.Config{Config: cfg})
+	p, err := service.New(context.Background(), service.Config{Config: cfg, ApprovalPublicKey: testinfra.ServicePublicKey("approval")})
 	if err != nil {
 		t.Fatal(err)
 	}

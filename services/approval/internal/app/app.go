@@ -10,6 +10,7 @@ import (
 
 	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/services/approval/internal/budget"
 	"github.com/expenseflow/expenseflow/services/approval/internal/domain"
 )
 
@@ -24,6 +25,16 @@ type Expenses interface {
 	// Owner returns the employee who submitted the expense; NotFound if
 	// there is none with that id.
 	Owner(ctx context.Context, id string) (string, error)
+	// Get reads the expense, outside any transaction.
+	Get(ctx context.Context, id string) (*domain.Expense, error)
+}
+
+// BudgetCheck reserves a claim's amount in its cost center's budget, at
+// accounting, before an approval commits: nil when it fits (or there is no
+// budget), a *budget.OverBudget when it does not, budget.ErrUnavailable
+// when accounting cannot answer. Nil switches the check off.
+type BudgetCheck interface {
+	Reserve(ctx context.Context, r budget.Reservation) error
 }
 
 // Views is the read model's store.
@@ -43,6 +54,7 @@ type App struct {
 	expenses Expenses
 	views    Views
 	voids    Voids
+	budget   BudgetCheck
 	now      func() time.Time
 	newID    func() string
 	// maxWait bounds how long a read waits for the projection to catch up.
@@ -50,6 +62,6 @@ type App struct {
 }
 
 // New returns the approval application.
-func New(expenses Expenses, views Views, voids Voids, now func() time.Time, newID func() string, maxWait time.Duration) *App {
-	return &App{expenses: expenses, views: views, voids: voids, now: now, newID: newID, maxWait: maxWait}
+func New(expenses Expenses, views Views, voids Voids, budgetCheck BudgetCheck, now func() time.Time, newID func() string, maxWait time.Duration) *App {
+	return &App{expenses: expenses, views: views, voids: voids, budget: budgetCheck, now: now, newID: newID, maxWait: maxWait}
 }

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 
+	"github.com/expenseflow/expenseflow/pkg/apperr"
 	"github.com/expenseflow/expenseflow/pkg/auth"
 	"github.com/expenseflow/expenseflow/pkg/correlation"
 	"github.com/expenseflow/expenseflow/pkg/events"
+	"github.com/expenseflow/expenseflow/services/approval/internal/budget"
 	"github.com/expenseflow/expenseflow/services/approval/internal/domain"
 )
 
@@ -33,6 +36,9 @@ func (a *App) Submit(ctx context.Context, caller auth.Principal, c domain.Claim)
 
 // Approve is a manager's approval; see domain.Expense.Approve for the rules.
 func (a *App) Approve(ctx context.Context, caller auth.Principal, id string) (domain.Snapshot, error) {
+	if err := a.reserve(ctx, caller, id); err != nil {
+		return domain.Snapshot{}, err
+	}
 	return a.change(ctx, caller, ApproveExpense, id, func(e *domain.Expense) (bool, events.Payload, error) {
 		now := a.now()
 		changed, err := e.Approve(caller.UserID, now)
@@ -97,4 +103,51 @@ func (a *App) event(ctx context.Context, e *domain.Expense, p events.Payload) (e
 	return events.New(p, correlation.Stamp(ctx, events.Meta{
 		ID: a.newID(), Source: events.SourceApproval, Time: a.now(), Sequence: e.Version(),
 	}))
+}
+
+// OverBudget refuses an approval the claim's budget has no room for: a
+// Conflict (409) whose problem says what remains (remaining_minor).
+type OverBudget struct {
+	Refusal        *apperr.Error
+	RemainingMinor int64
+}
+
+func (e OverBudget) Error() string { return e.Refusal.Error() }
+func (e OverBudget) Unwrap() error { return e.Refusal }
+
+// reserve holds the claim's amount in its budget before the approval
+// commits — a call to accounting, made before any transaction opens, never
+// inside one. It is skipped when approving would change nothing (a repeat)
+// or be refused anyway: the approval's own checks then answer. If the
+// approval then fails to commit (a concurrent decision), the reservation
+// expires at accounting. Fail closed: without an answer, no approval.
+func (a *App) reserve(ctx context.Context, caller auth.Principal, id string) error {
+	if a.budget == nil {
+		return nil
+	}
+	if _, err := Access.Allow(caller, ApproveExpense); err != nil {
+		return err
+	}
+	e, err := a.expenses.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	s := e.Snapshot()
+	if err := Access.Check(caller, ApproveExpense, s.EmployeeID); err != nil {
+		return notFoundAs(err, id)
+	}
+	if changed, err := e.Approve(caller.UserID, a.now()); err != nil || !changed {
+		return nil // refused or a repeat: the approval itself will say so
+	}
+	err = a.budget.Reserve(ctx, budget.Reservation{ExpenseID: s.ID, CostCenter: s.CostCenter,
+		Period: s.IncurredOn.Format("2006-01"), AmountMinor: s.AmountMinor, Currency: s.Currency})
+	var over *budget.OverBudget
+	switch {
+	case errors.As(err, &over):
+		return OverBudget{Refusal: apperr.New(apperr.Conflict, "over budget: cost center %s has %d %s left in %s",
+			s.CostCenter, over.RemainingMinor, s.Currency, s.IncurredOn.Format("2006-01")), RemainingMinor: over.RemainingMinor}
+	case err != nil:
+		return apperr.New(apperr.Unavailable, "the budget check is unavailable, so nothing was approved; try again shortly")
+	}
+	return nil
 }

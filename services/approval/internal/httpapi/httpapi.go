@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -216,7 +217,20 @@ func (h handlers) decide(c *gin.Context, run func(auth.Principal, string) (domai
 			return
 		}
 	}
-	httpx.WriteError(c, err)
+	var over app.OverBudget
+	switch {
+	case errors.As(err, &over):
+		// What is left, as data: a client can say "the budget has 200 EUR left".
+		httpx.WriteErrorWith(c, err, map[string]any{"remaining_minor": over.RemainingMinor})
+	case apperr.KindOf(err) == apperr.Unavailable:
+		// The budget check could not be made; nothing was committed. Soon
+		// is a good time to try again (the breaker tries accounting again
+		// after a few seconds).
+		c.Header("Retry-After", "1")
+		httpx.WriteError(c, err)
+	default:
+		httpx.WriteError(c, err)
+	}
 }
 
 func (h handlers) get(c *gin.Context) {

@@ -131,6 +131,19 @@ func update(ctx context.Context, tx *gorm.DB, id string, lock bool, change func(
 	return e, outbox.Publish(ctx, tx, evs...)
 }
 
+// Get reads expense id.
+func (s *Expenses) Get(ctx context.Context, id string) (*domain.Expense, error) {
+	var row expenseRow
+	err := postgres.Conn(ctx, s.db).Take(&row, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.New(apperr.NotFound, "expense %s not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return domain.Restore(fromRow(row)), nil
+}
+
 // Owner returns the submitter of expense id.
 func (s *Expenses) Owner(ctx context.Context, id string) (string, error) {
 	var owner []string

@@ -18,7 +18,8 @@ import (
 // README shows app.Access as it is.
 func TestAccessMatrix(t *testing.T) {
 	pc, _ := testinfra.PlatformConfig(t, "approval")
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second,
+		AccountingURL: budgetless(t), BudgetTimeout: 500 * time.Millisecond, ServiceSigningKey: testinfra.ServiceSigningKey("approval")})
 	if err != nil {
 		t.Fatal(err)
 	}

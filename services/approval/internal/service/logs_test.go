@@ -19,7 +19,8 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 	logs := &testinfra.Logs{}
 	pc, _ := testinfra.PlatformConfig(t, "approval")
 	pc.LogOutput = logs
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second,
+		AccountingURL: budgetless(t), BudgetTimeout: 500 * time.Millisecond, ServiceSigningKey: testinfra.ServiceSigningKey("approval")})
 	if err != nil {
 		t.Fatal(err)
 	}

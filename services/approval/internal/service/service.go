@@ -4,8 +4,10 @@ package service
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +17,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/platform"
 	"github.com/expenseflow/expenseflow/services/approval/internal/app"
 	"github.com/expenseflow/expenseflow/services/approval/internal/auditfeed"
+	"github.com/expenseflow/expenseflow/services/approval/internal/budget"
 	"github.com/expenseflow/expenseflow/services/approval/internal/httpapi"
 	"github.com/expenseflow/expenseflow/services/approval/internal/messaging"
 	"github.com/expenseflow/expenseflow/services/approval/internal/postgres"
@@ -33,6 +36,24 @@ type Config struct {
 	// VoidTick is how often the void timer looks for saga steps whose
 	// answer is late (each step's own timeout says when one is).
 	VoidTick time.Duration `env:"VOID_TICK" envDefault:"1s"`
+	// The budget check (docs/adr/0018-budget-check-fails-closed.md): where
+	// accounting is, how long one reservation may take, and the key approval
+	// signs its service tokens with (base64 Ed25519 seed; with DEV_MODE and
+	// none set, the development key).
+	AccountingURL     string        `env:"ACCOUNTING_URL" envDefault:"http://localhost:8082"`
+	BudgetTimeout     time.Duration `env:"BUDGET_TIMEOUT" envDefault:"500ms"`
+	ServiceSigningKey string        `env:"APPROVAL_SERVICE_SIGNING_KEY"`
+}
+
+// signingKey is the key approval signs its service tokens with.
+func (c Config) signingKey() (ed25519.PrivateKey, error) {
+	if c.ServiceSigningKey == "" {
+		if !c.JWT.DevMode {
+			return nil, errors.New("APPROVAL_SERVICE_SIGNING_KEY must be set (or DEV_MODE=true on a laptop)")
+		}
+		return auth.DevServiceKey("approval"), nil
+	}
+	return auth.ParsePrivateKey(c.ServiceSigningKey)
 }
 
 // Validate reports every problem at once.
@@ -40,6 +61,12 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.ReadWaitMax < 0 || c.ReadWaitMax > 5*time.Second {
 		errs = append(errs, errors.New("READ_WAIT_MAX must be between 0 and 5s"))
+	}
+	if c.BudgetTimeout <= 0 || c.BudgetTimeout > time.Second {
+		errs = append(errs, errors.New("BUDGET_TIMEOUT must be between 0 and 1s: an approve waits for it"))
+	}
+	if c.AccountingURL == "" {
+		errs = append(errs, errors.New("ACCOUNTING_URL must be set"))
 	}
 	if c.VoidTick <= 0 {
 		errs = append(errs, errors.New("VOID_TICK must be positive"))
@@ -70,10 +97,21 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	if err != nil {
 		return nil, err
 	}
+	key, err := cfg.signingKey()
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	budgets := budget.New(cfg.AccountingURL, key, cfg.BudgetTimeout, p.Log)
 	voids := postgres.NewVoids(p.DB)
-	a := app.New(postgres.NewExpenses(p.DB), postgres.NewViews(p.DB), voids, time.Now, newID, cfg.ReadWaitMax)
+	a := app.New(postgres.NewExpenses(p.DB), postgres.NewViews(p.DB), voids, budgets, time.Now, newID, cfg.ReadWaitMax)
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
+	// An approve calls accounting (the budget check) before it commits: it
+	// must not run inside the Idempotency-Key's transaction. Approving
+	// again is harmless, so a key left "in progress" by a crash costs only
+	// a retry under a new key.
+	p.Keys.OwnTransactions(http.MethodPost, "/v1/expenses/:id/approve")
 	// The void timer: a saga step whose answer is late is sent again.
 	p.Every(cfg.VoidTick, func(ctx context.Context) { a.ResendTimedOut(ctx, p.Log) })
 	p.Metrics.MustRegister(postgres.NewVoidCollector(p.DB))
@@ -97,7 +135,7 @@ func RebuildProjection(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(postgres.NewExpenses(db), postgres.NewViews(db), postgres.NewVoids(db), time.Now, newID, cfg.ReadWaitMax)
+	a := app.New(postgres.NewExpenses(db), postgres.NewViews(db), postgres.NewVoids(db), nil, time.Now, newID, cfg.ReadWaitMax)
 	n, err := a.RebuildProjection(ctx, auditfeed.New(cfg.AuditURL, token, log), cfg.RebuildWait)
 	if err != nil {
 		return fmt.Errorf("rebuild-projection: %w", err)

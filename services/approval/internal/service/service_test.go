@@ -118,7 +118,8 @@ func TestVisibilityAndRoles(t *testing.T) {
 // missing one after the whole wait.)
 func TestMinVersionIsNoOracle(t *testing.T) {
 	pc, _ := testinfra.PlatformConfig(t, "approval")
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: 5 * time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: 5 * time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second,
+		AccountingURL: budgetless(t), BudgetTimeout: 500 * time.Millisecond, ServiceSigningKey: testinfra.ServiceSigningKey("approval")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,8 @@ func TestMinVersionIsNoOracle(t *testing.T) {
 func startApprovalDB(t *testing.T) (testinfra.Client, *sql.DB) {
 	t.Helper()
 	pc, _ := testinfra.PlatformConfig(t, "approval")
-	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second})
+	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second,
+		AccountingURL: budgetless(t), BudgetTimeout: 500 * time.Millisecond, ServiceSigningKey: testinfra.ServiceSigningKey("approval")})
 	if err != nil {
 		t.Fatal(err)
 	}

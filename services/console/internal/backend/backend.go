@@ -156,6 +156,24 @@ func (b *Backend) Void(ctx context.Context, expenseID string) (*domain.VoidSaga,
 	return &v, nil
 }
 
+// Budget is a cost center's budget for a month, as accounting shows it.
+type Budget struct {
+	CostCenter     string `json:"cost_center"`
+	Period         string `json:"period"`
+	Currency       string `json:"currency"`
+	LimitMinor     int64  `json:"limit_minor"`
+	ReservedMinor  int64  `json:"reserved_minor"`
+	SpentMinor     int64  `json:"spent_minor"`
+	RemainingMinor int64  `json:"remaining_minor"`
+}
+
+// Budgets lists the budgets of a month, as the console.
+func (b *Backend) Budgets(ctx context.Context, period string) ([]Budget, error) {
+	var p page[Budget]
+	err := b.asConsole(ctx, b.urls.Accounting+"/v1/budgets?period="+url.QueryEscape(period), &p)
+	return p.Items, err
+}
+
 // AuditEvents returns the claim's whole story as the audit log holds it,
 // in log order, as the console.
 func (b *Backend) AuditEvents(ctx context.Context, expenseID string) ([]domain.AuditEvent, error) {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -12,6 +13,12 @@ import (
 func (c *Console) systemPage(g *gin.Context) {
 	data := c.base(g, "System")
 	data["Overview"] = c.System.Overview(g.Request.Context())
+	period := time.Now().UTC().Format("2006-01")
+	budgets, err := c.Backend.Budgets(g.Request.Context(), period)
+	data["Period"], data["Budgets"] = period, budgets
+	if err != nil {
+		data["BudgetsErr"] = "accounting did not answer: " + err.Error()
+	}
 	data["CanReplay"] = c.System.CanReplay() && user(g).Role == directory.RoleFinance
 	c.render(g, http.StatusOK, "system.html", data)
 }
