@@ -66,6 +66,14 @@ func voidLedger(t *testing.T, s *Stack, id string) (kinds map[string]int, payabl
 	return kinds, payable
 }
 
+// awaitScheduled waits until reimbursement has scheduled the claim's payout.
+func awaitScheduled(t *testing.T, s *Stack, id string) {
+	t.Helper()
+	testinfra.Eventually(t, deadline, "the claim is scheduled for payment", func() bool {
+		return len(list[reimbursement](t, s.Client("reimbursement"), "/v1/reimbursements?expense_id="+id, "carol")) == 1
+	})
+}
+
 func reimbursementOf(t *testing.T, s *Stack, id string) reimbursement {
 	t.Helper()
 	rs := list[reimbursement](t, s.Client("reimbursement"), "/v1/reimbursements?expense_id="+id, "carol")
@@ -123,9 +131,7 @@ func TestVoidAfterThePayoutRequiresARecovery(t *testing.T) {
 	s := startStack(t)
 	e := submit(t, s, "alice", 4250)
 	approve(t, s, "bob", e.ID)
-	testinfra.Eventually(t, deadline, "the claim is scheduled for payment", func() bool {
-		return len(list[reimbursement](t, s.Client("reimbursement"), "/v1/reimbursements?expense_id="+e.ID, "carol")) == 1
-	})
+	awaitScheduled(t, s, e.ID)
 	payout(t, s)
 	void(t, s, e.ID)
 	if outcome := awaitVoided(t, s, e.ID); outcome != "recovery_required" {
@@ -231,9 +237,7 @@ func TestVoidSagaSurvivesCrashesAndRepeatedReplies(t *testing.T) {
 	s := startStack(t)
 	e := submit(t, s, "alice", 4250)
 	approve(t, s, "bob", e.ID)
-	testinfra.Eventually(t, deadline, "the claim is scheduled for payment", func() bool {
-		return len(list[reimbursement](t, s.Client("reimbursement"), "/v1/reimbursements?expense_id="+e.ID, "carol")) == 1
-	})
+	awaitScheduled(t, s, e.ID)
 
 	// The stop waits in reimbursement's queue while approval dies.
 	s.Kill("reimbursement")
