@@ -35,6 +35,8 @@ func (a *App) Submit(ctx context.Context, caller auth.Principal, c domain.Claim)
 }
 
 // Approve is a manager's approval; see domain.Expense.Approve for the rules.
+// The claim's budget is reserved at accounting first (reserve), then the
+// approval and its event commit in one transaction of their own.
 func (a *App) Approve(ctx context.Context, caller auth.Principal, id string) (domain.Snapshot, error) {
 	if err := a.reserve(ctx, caller, id); err != nil {
 		return domain.Snapshot{}, err
