@@ -1,11 +1,11 @@
 # expenseflow — one command each for the things you do most.
-#   make run    all five services and the console (:8080) as local processes
+#   make run    all six services and the console (:8080) as local processes
 #               (RabbitMQ + PostgreSQL on localhost)
 #   make test   format, vet, layering check, unit + component + end-to-end tests
 #   make soak   FLOWS claims through a fresh local stack (FAULTS=kill,broker to break
 #               it meanwhile), then every invariant checked
 #   make bench  the same, measured against pgbench on this machine (docs/performance.md)
-SERVICES := approval accounting reimbursement notification audit
+SERVICES := approval accounting reimbursement notification audit webhooks
 
 .PHONY: build run test lint token fuzz soak infra
 build: ## static binaries in bin/, built like the Dockerfile builds them

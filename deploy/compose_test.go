@@ -27,7 +27,11 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
-var services = []string{"approval", "accounting", "reimbursement", "notification", "audit"}
+var services = []string{"approval", "accounting", "reimbursement", "notification", "audit", "webhooks"}
+
+// seeded are the services the seeder calls: the flow's five (it registers
+// no webhook endpoint).
+var seeded = services[:5]
 
 // observability are the services of the compose profile of that name.
 var observability = []string{"prometheus", "grafana", "otel-collector", "jaeger"}
@@ -263,7 +267,7 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 
 	t.Run("seed", func(t *testing.T) {
 		env := environment(project.Services["seed"])
-		for _, name := range services {
+		for _, name := range seeded {
 			key := strings.ToUpper(name) + "_URL"
 			port := itoa(project.Services[name].Ports[0].Target)
 			if env[key] != "http://"+name+":"+port {
@@ -305,9 +309,9 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 	t.Run("one trace across the services", func(t *testing.T) {
 		// The seeder approved claims: an approval's trace continues in every
 		// consumer of expense.approved and of the events they emit in turn,
-		// so in all five services.
+		// so in every service.
 		var inTrace map[string]bool
-		testinfra.Eventually(t, 30*time.Second, "spans of all five services in the trace of an approval", func() bool {
+		testinfra.Eventually(t, 30*time.Second, "spans of every service in the trace of an approval", func() bool {
 			inTrace = spans.servicesInTraceOf("approval", "POST /v1/expenses/:id/approve")
 			return len(inTrace) == len(services)
 		})
@@ -438,6 +442,9 @@ func runConsole(t *testing.T, project *types.Project, bin, amqpURL string, addrs
 	}
 	if claims := page("dave", "/claims"); strings.Count(claims, `href="/claims/`) != 7 {
 		t.Errorf("the console lists %d claims to the auditor, want the 7 seeded\n%s", strings.Count(claims, `href="/claims/`), claims)
+	}
+	if hooks := page("carol", "/webhooks"); !strings.Contains(hooks, "Register an endpoint") || strings.Contains(hooks, `class="error"`) {
+		t.Errorf("the webhooks page does not reach the webhooks service\n%s", hooks)
 	}
 	system := page("carol", "/system")
 	for _, want := range []string{"approval.expense-events", "expenseflow.events", `class="reason"`, `class="replay"`} {

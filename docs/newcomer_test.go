@@ -31,8 +31,8 @@ func TestANewcomerIsToldWhoAndWhere(t *testing.T) {
 		}
 	}
 	ports := regexp.MustCompile(`\[([a-z]+)\]=(80[0-9]{2})`).FindAllStringSubmatch(banner, -1)
-	if len(ports) < 6 {
-		t.Fatalf("scripts/run-local.sh: found the ports %v, want the console's and the five services'", ports)
+	if len(ports) < 7 {
+		t.Fatalf("scripts/run-local.sh: found the ports %v, want the console's and the six services'", ports)
 	}
 	urls := section(t, readme, "| open | URL | login |")
 	for _, p := range ports {

@@ -28,7 +28,7 @@ func TestAbsurdApprovalIsDeadLetteredEverywhere(t *testing.T) {
 		`"currency":"XYZ","category":"travel","approved_at":%q}}`, id, id, time.Now().UTC().Format(time.RFC3339), id, time.Now().UTC().Format(time.RFC3339))
 	testinfra.Publish(t, s.AMQPURL, "expense.approved.v1", id, body)
 
-	consumers := []string{"approval", "accounting", "reimbursement", "notification"}
+	consumers := []string{"approval", "accounting", "reimbursement", "notification", "webhooks"}
 	reasons := map[string]string{}
 	testinfra.Eventually(t, deadline, "every consumer of approvals dead-letters it", func() bool {
 		for _, svc := range consumers {

@@ -185,7 +185,7 @@ func (s *Stack) StartConsole() string {
 			"RABBITMQ_API="+testinfra.UserURL(api, topology.Console),
 			"JWT_SECRET="+testinfra.JWTSecret, "DEV_MODE=true",
 			"APPROVAL_URL="+s.procs["approval"].url, "ACCOUNTING_URL="+s.procs["accounting"].url,
-			"REIMBURSEMENT_URL="+s.procs["reimbursement"].url, "NOTIFICATION_URL="+s.procs["notification"].url,
+			"REIMBURSEMENT_URL="+s.procs["reimbursement"].url, "NOTIFICATION_URL="+s.procs["notification"].url, "WEBHOOKS_URL="+s.procs["webhooks"].url,
 			"AUDIT_URL="+s.procs["audit"].url,
 		),
 	}

@@ -27,7 +27,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	testinfra.Eventually(t, deadline, "the burst is under way", func() bool {
 		return countRows(t, s, "accounting", "SELECT count(*) FROM journal_entries") >= 5
 	})
-	for _, name := range []string{"accounting", "reimbursement", "notification", "audit"} {
+	for _, name := range []string{"accounting", "reimbursement", "notification", "audit", "webhooks"} {
 		start := time.Now()
 		s.procs[name].stop(syscall.SIGTERM)
 		if took := time.Since(start); took > shutdownBound {
@@ -38,7 +38,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		}
 	}
 	done()
-	for _, name := range []string{"accounting", "reimbursement", "notification", "audit"} {
+	for _, name := range []string{"accounting", "reimbursement", "notification", "audit", "webhooks"} {
 		s.Restart(name)
 	}
 	// While accounting was down an approve could not reserve budget and
@@ -101,6 +101,7 @@ func dumpReadModels(t *testing.T, s *Stack) string {
 		"reimbursement": `SELECT json_agg(r ORDER BY id)::text FROM reimbursements r`,
 		"notification":  `SELECT json_agg(n ORDER BY id)::text FROM (SELECT id, event_id, recipient_id, subject FROM notifications) n`,
 		"audit":         `SELECT count(*)::text FROM audit_events`,
+		"webhooks":      `SELECT count(*)::text FROM webhook_deliveries`,
 	}
 	out := ""
 	for _, svc := range services {

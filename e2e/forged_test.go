@@ -72,6 +72,7 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 		"reimbursement": {anonymous, rewrite},
 		"notification":  {anonymous, ghost, rewrite},
 		"audit":         {anonymous, ghost, rewrite},
+		"webhooks":      {anonymous, ghost, rewrite},
 	}
 	s.WaitQuiet()
 	s.CheckInvariants(t, want) // every letter where it belongs; the books still prove out

@@ -42,6 +42,7 @@ func TestPoisonIsDeadLetteredAndTheFlowGoesOn(t *testing.T) {
 		"reimbursement": {"poison-malformed", "poison-v9"},
 		"notification":  {"poison-malformed", "poison-unknown", "poison-v9"},
 		"audit":         {"poison-malformed"},
+		"webhooks":      {"poison-malformed", "poison-unknown", "poison-v9"},
 	}
 	reasons := map[string]string{
 		"poison-malformed": "malformed",

@@ -23,7 +23,7 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
-var services = []string{"approval", "accounting", "reimbursement", "notification", "audit"}
+var services = []string{"approval", "accounting", "reimbursement", "notification", "audit", "webhooks"}
 
 // binDir holds the service binaries and the tools tests run (deadletters,
 // devtoken), built once for the whole package.
@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Stack is the five services running against one vhost.
+// Stack is the six services running against one vhost.
 type Stack struct {
 	t       *testing.T
 	AMQPURL string
@@ -71,7 +71,7 @@ type process struct {
 	done chan struct{}
 }
 
-// startStack starts all five services and waits until each is ready.
+// startStack starts all six services and waits until each is ready.
 // extraEnv adds or overrides environment variables per service, e.g.
 // {"reimbursement": {"GATEWAY_PERMANENT_FAILURE_RATE=1"}}.
 func startStack(t *testing.T, extraEnv ...map[string][]string) *Stack {
@@ -86,7 +86,7 @@ func startStackWith(t *testing.T, envFor func(amqpURL string) []map[string][]str
 	return newStack(t, envFor, services...)
 }
 
-// newStack prepares all five services, runs the broker setup as a
+// newStack prepares all six services, runs the broker setup as a
 // deployment does, and starts only the services named in running; Restart
 // starts the others.
 func newStack(t *testing.T, envFor func(amqpURL string) []map[string][]string, running ...string) *Stack {
@@ -131,6 +131,10 @@ func newStack(t *testing.T, envFor func(amqpURL string) []map[string][]string, r
 				// and accounting verifies them: the development key pair.
 				"APPROVAL_SERVICE_SIGNING_KEY="+testinfra.ServiceSigningKey("approval"),
 				"APPROVAL_SERVICE_PUBLIC_KEY="+testinfra.ServicePublicKey("approval"),
+				// The webhook receivers of the tests are on this machine,
+				// and their retries come quickly.
+				"WEBHOOK_ALLOW_PRIVATE=true", "WEBHOOK_RETRY_BASE=50ms", "WEBHOOK_RETRY_MAX=500ms",
+				"WEBHOOK_TIMEOUT=3s", "WEBHOOK_POLL_INTERVAL=100ms",
 			),
 		}
 		for _, extra := range extraEnv {
@@ -315,8 +319,8 @@ func (s *Stack) WaitQuiet() {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(s.t.Context(), 60*time.Second)
 	defer cancel()
-	if err := s.Sources().Broker.WaitQuiet(ctx); err != nil {
-		s.t.Fatalf("the queues did not drain: %v", err)
+	if err := s.Sources().WaitQuiet(ctx); err != nil {
+		s.t.Fatalf("the stack did not settle: %v", err)
 	}
 }
 
@@ -326,7 +330,7 @@ func (s *Stack) Sources() invariants.Sources {
 	return invariants.Sources{
 		Approval: s.procs["approval"].db, Accounting: s.procs["accounting"].db,
 		Reimbursement: s.procs["reimbursement"].db, Notification: s.procs["notification"].db,
-		Audit:   s.procs["audit"].db,
+		Audit: s.procs["audit"].db, Webhooks: s.procs["webhooks"].db,
 		Broker:  invariants.Broker{URL: testinfra.Get(s.t).APIURL, VHost: s.Broker.VHost},
 		AMQPURL: s.AMQPURL,
 	}

@@ -21,7 +21,7 @@ if [[ "${PGSS:-}" == 1 ]]; then
 fi
 dir="results/bench-$(date -u +%Y%m%dT%H%M%SZ)"
 # The services serve their profiles on the soak ports + 100 (9281-9285).
-pprof="approval=127.0.0.1:9281,accounting=127.0.0.1:9282,reimbursement=127.0.0.1:9283,notification=127.0.0.1:9284,audit=127.0.0.1:9285"
+pprof="approval=127.0.0.1:9281,accounting=127.0.0.1:9282,reimbursement=127.0.0.1:9283,notification=127.0.0.1:9284,audit=127.0.0.1:9285,webhooks=127.0.0.1:9286"
 FLOWS="${FLOWS:-3000}" CONCURRENCY="${CONCURRENCY:-32}" FAULTS="" SOAK_PPROF=1 \
   SOAK_ARGS="-bench $dir -pprof $pprof -rate ${RATE:-0} -pgbench-for ${PGBENCH_FOR:-30s} ${SOAK_ARGS:-}" scripts/soak.sh
 echo "report: $dir/report.md, plot: $dir/latency.png"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the five services and the console as local processes against RabbitMQ
+# Runs the six services and the console as local processes against RabbitMQ
 # and PostgreSQL on localhost (see scripts/dev-env.sh for the defaults). Each
 # service gets its own database, created if missing. Logs go to
 # .run/<service>.log; Ctrl-C stops everything.
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/dev-env.sh
 mkdir -p .run
 
-declare -A PORTS=([console]=8080 [approval]=8081 [accounting]=8082 [reimbursement]=8083 [notification]=8084 [audit]=8085)
+declare -A PORTS=([console]=8080 [approval]=8081 [accounting]=8082 [reimbursement]=8083 [notification]=8084 [audit]=8085 [webhooks]=8086)
 pids=()
 stop() {
   echo; echo "stopping..."
@@ -17,7 +17,7 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-for svc in console approval accounting reimbursement notification audit; do
+for svc in console approval accounting reimbursement notification audit webhooks; do
   if curl -fsS -o /dev/null "http://127.0.0.1:${PORTS[$svc]}/healthz" 2>/dev/null; then
     echo "port ${PORTS[$svc]} is already serving: is another 'make run' going?"; exit 1
   fi
@@ -27,12 +27,13 @@ done
 # services only check that what they use exists.
 bin/brokersetup
 
-for svc in approval accounting reimbursement notification audit; do
+for svc in approval accounting reimbursement notification audit webhooks; do
   HTTP_ADDR=":${PORTS[$svc]}" \
   DATABASE_URL="${PG_BASE_URL}/${svc}?sslmode=disable" \
   DATABASE_CREATE=true \
   AMQP_URL="$(as_broker_user "$svc" "$AMQP_URL")" \
   PAYOUT_INTERVAL="${PAYOUT_INTERVAL:-30s}" \
+  WEBHOOK_ALLOW_PRIVATE=true \
     "bin/$svc" >".run/$svc.log" 2>&1 &
   pids+=($!)
 done
@@ -46,11 +47,11 @@ AMQP_URL="$(as_broker_user console "$AMQP_URL")" \
 OPERATOR_AMQP_URL="$(as_broker_user expenseflow-operator "$AMQP_URL")" \
 RABBITMQ_API="$(sed -E "s#//([^@/]*@)?#//console:${BROKER_DEV_PASSWORD_PREFIX}console@#" <<<"$RABBITMQ_API")" \
 APPROVAL_URL=http://127.0.0.1:8081 ACCOUNTING_URL=http://127.0.0.1:8082 REIMBURSEMENT_URL=http://127.0.0.1:8083 \
-NOTIFICATION_URL=http://127.0.0.1:8084 AUDIT_URL=http://127.0.0.1:8085 \
+NOTIFICATION_URL=http://127.0.0.1:8084 AUDIT_URL=http://127.0.0.1:8085 WEBHOOKS_URL=http://127.0.0.1:8086 \
   bin/console >.run/console.log 2>&1 &
 pids+=($!)
 
-for svc in approval accounting reimbursement notification audit console; do
+for svc in approval accounting reimbursement notification audit webhooks console; do
   until curl -fsS "http://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
     for pid in "${pids[@]}"; do
       kill -0 "$pid" 2>/dev/null || { echo "a service exited during start-up; see .run/*.log"; exit 1; }
@@ -61,9 +62,12 @@ for svc in approval accounting reimbursement notification audit console; do
 done
 cat <<'BANNER'
 
-All five services and the console are up.
+All six services and the console are up.
 
   console   http://127.0.0.1:8080   sign in as a demo user and watch a claim move
+
+  webhooks  http://127.0.0.1:8086   finance registers receivers: docs/patterns/webhooks.md, "Try it"
+            (WEBHOOK_ALLOW_PRIVATE=true here, so a receiver on this machine may be one)
 
   demo users (tokens: make -s token AS=<id>)
     alice, erin   employee   submit claims, withdraw their own

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make soak: starts the five services with fresh databases (soak_<service>,
+# make soak: starts the six services with fresh databases (soak_<service>,
 # dropped and recreated) and a fresh RabbitMQ vhost, runs bin/soak against
 # them, and stops everything. The run's exit code is the script's.
 #   FLOWS (2000), CONCURRENCY (16): the load; SOAK_ARGS: more bin/soak flags.
@@ -13,7 +13,7 @@
 #     payout loop; those flows end voided instead of paid.
 #   BUDGETS=1: book the claims to cost centers with budgets, so every
 #     approve reserves against one (approval's budget check at accounting).
-# It uses its own ports (9181-9185), databases and vhost, so it neither needs
+# It uses its own ports (9181-9186), databases and vhost, so it neither needs
 # nor disturbs a `make run` in progress. Service logs go to .run/soak-<service>.log;
 # the databases stay until the next run, for inspection after a failure.
 set -euo pipefail
@@ -21,8 +21,8 @@ cd "$(dirname "$0")/.."
 source scripts/dev-env.sh
 mkdir -p .run
 
-declare -A PORTS=([approval]=9181 [accounting]=9182 [reimbursement]=9183 [notification]=9184 [audit]=9185)
-SERVICES=(approval accounting reimbursement notification audit)
+declare -A PORTS=([approval]=9181 [accounting]=9182 [reimbursement]=9183 [notification]=9184 [audit]=9185 [webhooks]=9186)
+SERVICES=(approval accounting reimbursement notification audit webhooks)
 RABBITMQ_API="${RABBITMQ_API:-http://guest:guest@127.0.0.1:15672}"
 VHOST=expenseflow-soak
 AMQP_SOAK="${AMQP_URL%/}/${VHOST}"
@@ -95,7 +95,7 @@ for svc in "${SERVICES[@]}"; do
     sleep 0.2
   done
 done
-echo "== all five services up; soaking"
+echo "== all six services up; soaking"
 
 bin/soak -flows "${FLOWS:-2000}" -concurrency "${CONCURRENCY:-16}" \
   -approval-url "http://127.0.0.1:${PORTS[approval]}" -reimbursement-url "http://127.0.0.1:${PORTS[reimbursement]}" \

@@ -159,7 +159,7 @@ func config(args []string) (soak.Config, error) {
 	db := func(service string) string { return strings.ReplaceAll(dbTemplate, "{service}", service) }
 	cfg.Sources = invariants.Sources{
 		Approval: db("approval"), Accounting: db("accounting"), Reimbursement: db("reimbursement"),
-		Notification: db("notification"), Audit: db("audit"),
+		Notification: db("notification"), Audit: db("audit"), Webhooks: db("webhooks"),
 		Broker:  invariants.Broker{URL: e.RabbitMQAPI, VHost: vhost},
 		AMQPURL: e.AMQPURL,
 	}

@@ -18,13 +18,15 @@ const (
 	moduleRoot = "../.." // this package's directory is deploy/k8s
 )
 
-// services are the five services and their ports (docs/architecture.md).
+// services are the services the manifests run, and their ports
+// (docs/architecture.md).
 var services = map[string]int32{
 	"approval":      8081,
 	"accounting":    8082,
 	"reimbursement": 8083,
 	"notification":  8084,
 	"audit":         8085,
+	"webhooks":      8086,
 }
 
 // readByLibraries are variables read outside the services' Config structs:

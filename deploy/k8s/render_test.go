@@ -41,12 +41,14 @@ var handMadeSecrets = map[string][]string{
 	"expenseflow-db-notification":  {"username", "password"},
 	"expenseflow-db-audit":         {"username", "password"},
 	"expenseflow-db-audit-owner":   {"username", "password"},
+	"expenseflow-db-webhooks":      {"username", "password"},
 	// The broker users' credentials, imported by the topology operator.
 	"expenseflow-broker-approval":      {"username", "password"},
 	"expenseflow-broker-accounting":    {"username", "password"},
 	"expenseflow-broker-reimbursement": {"username", "password"},
 	"expenseflow-broker-notification":  {"username", "password"},
 	"expenseflow-broker-audit":         {"username", "password"},
+	"expenseflow-broker-webhooks":      {"username", "password"},
 	"expenseflow-broker-operator":      {"username", "password"},
 	"expenseflow-broker-console":       {"username", "password"},
 	// Approval's service key, and the public keys accounting verifies with.

@@ -4,3 +4,4 @@ CREATE DATABASE accounting;
 CREATE DATABASE reimbursement;
 CREATE DATABASE notification;
 CREATE DATABASE audit;
+CREATE DATABASE webhooks;

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/expenseflow/expenseflow/pkg/amqpx"
 )
 
@@ -68,6 +70,35 @@ func (b Broker) WaitQuiet(ctx context.Context) error {
 				return errors.Join(ctx.Err(), lastErr)
 			}
 			return fmt.Errorf("queues still busy:%s: %w", busy, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// WaitQuiet waits until the system is quiet: the broker's queues drained
+// (Broker.WaitQuiet), and then, with a webhooks database, no webhook
+// delivery still pending — the edge is part of the flow, and its last
+// effects come after the last message was handled.
+func (s Sources) WaitQuiet(ctx context.Context) error {
+	if err := s.Broker.WaitQuiet(ctx); err != nil || s.Webhooks == "" {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, s.Webhooks)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for {
+		var pending int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'`).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d webhook deliveries still pending: %w", pending, ctx.Err())
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -1,8 +1,9 @@
-// Package invariants checks, across the five services' databases and the
-// broker, the facts that must hold once the system is quiet: money is posted
-// and paid exactly once, the ledger balances, every published event reached
-// the audit log exactly once, read models agree with their write models, and
-// the dead-letter queues hold exactly what the caller expects.
+// Package invariants checks, across the services' databases and the broker,
+// the facts that must hold once the system is quiet: money is posted and
+// paid exactly once, the ledger balances, every published event reached the
+// audit log exactly once, read models agree with their write models, every
+// event a webhook endpoint subscribes to was delivered or visibly failed,
+// and the dead-letter queues hold exactly what the caller expects.
 //
 // It reads the databases directly, as an auditor with database access would:
 // no API exposes every row it needs. The checks are only meaningful at
@@ -18,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -28,7 +30,7 @@ import (
 // Sources says where to look.
 type Sources struct {
 	// DSNs of each service's database.
-	Approval, Accounting, Reimbursement, Notification, Audit string
+	Approval, Accounting, Reimbursement, Notification, Audit, Webhooks string
 	// Broker is the RabbitMQ management API of the vhost, for queue depths.
 	Broker Broker
 	// AMQPURL is the vhost's AMQP URL, to list the dead letters.
@@ -41,8 +43,12 @@ type Sources struct {
 // Services are the owners of a database and a dead-letter queue.
 var Services = []string{
 	events.SourceApproval, events.SourceAccounting, events.SourceReimbursement,
-	events.SourceNotification, events.SourceAudit,
+	events.SourceNotification, events.SourceAudit, sourceWebhooks,
 }
+
+// sourceWebhooks is the webhooks service: it publishes no event, so
+// pkg/events has no source name for it.
+const sourceWebhooks = "webhooks"
 
 // outboxServices are the services that publish through an outbox.
 var outboxServices = []string{events.SourceApproval, events.SourceAccounting, events.SourceReimbursement}
@@ -52,7 +58,7 @@ func (s Sources) DSN(service string) string {
 	return map[string]string{
 		events.SourceApproval: s.Approval, events.SourceAccounting: s.Accounting,
 		events.SourceReimbursement: s.Reimbursement, events.SourceNotification: s.Notification,
-		events.SourceAudit: s.Audit,
+		events.SourceAudit: s.Audit, sourceWebhooks: s.Webhooks,
 	}[service]
 }
 
@@ -66,6 +72,7 @@ type Report struct {
 	JournalEntries           int
 	OutboxEvents, AuditEvent int
 	Notifications            int
+	WebhookDeliveries        int
 	QueueDepths              map[string]int // by queue, dead-letter queues included
 	DeadLetters              map[string]int // by service
 	Violations               []string
@@ -78,8 +85,9 @@ func (r Report) OK() bool { return len(r.Violations) == 0 }
 func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "expenses %d (approved %d, of which voided %d), reimbursements %d (paid %d), journal entries %d, "+
-		"outbox events %d, audit events %d, notifications %d\n",
-		r.Expenses, r.Approved, r.Voided, r.Reimbursements, r.Paid, r.JournalEntries, r.OutboxEvents, r.AuditEvent, r.Notifications)
+		"outbox events %d, audit events %d, notifications %d, webhook deliveries %d\n",
+		r.Expenses, r.Approved, r.Voided, r.Reimbursements, r.Paid, r.JournalEntries, r.OutboxEvents, r.AuditEvent, r.Notifications,
+		r.WebhookDeliveries)
 	fmt.Fprintf(&b, "queue depths: %s\n", formatCounts(r.QueueDepths))
 	fmt.Fprintf(&b, "dead letters: %s\n", formatCounts(r.DeadLetters))
 	if r.OK() {
@@ -117,7 +125,7 @@ func Check(ctx context.Context, src Sources) Report {
 	c := &checker{src: src, conns: map[string]*pgx.Conn{}}
 	defer c.close(ctx)
 	for _, step := range []func(context.Context){
-		c.approvals, c.voids, c.budgets, c.payments, c.ledger, c.audit, c.views, c.notifications, c.queues, c.deadLetters,
+		c.approvals, c.voids, c.budgets, c.payments, c.ledger, c.audit, c.views, c.notifications, c.webhooks, c.queues, c.deadLetters,
 	} {
 		step(ctx)
 	}
@@ -676,4 +684,82 @@ func (c *checker) deadLetters(ctx context.Context) {
 		c.violateIDs("unexpected dead letter(s) for "+service, unexpected)
 		c.violateIDs("expected dead letter(s) missing for "+service, absent)
 	}
+}
+
+// webhooks checks the public edge: for every endpoint, every event of a
+// type it subscribes to that happened after the endpoint was registered
+// (the audit log has them all) has a delivery, and every delivery is
+// delivered (a 2xx attempt on record) or visibly failed (with its reason);
+// none is still pending once the system is quiet.
+func (c *checker) webhooks(ctx context.Context) {
+	type endpoint struct {
+		id       string
+		patterns []string
+		created  time.Time
+	}
+	var endpoints []endpoint
+	delivered := map[[2]string]bool{} // (endpoint, event) → a delivery exists
+	var pending, unproven, silent []string
+	ok := c.query(ctx, sourceWebhooks, `SELECT id::text, event_types::text, created_at FROM webhook_endpoints`, func(r pgx.Rows) error {
+		var e endpoint
+		var patterns string
+		if err := r.Scan(&e.id, &patterns, &e.created); err != nil {
+			return err
+		}
+		endpoints = append(endpoints, e)
+		return json.Unmarshal([]byte(patterns), &endpoints[len(endpoints)-1].patterns)
+	}) && c.query(ctx, sourceWebhooks, `SELECT d.id::text, d.endpoint_id::text, d.event_id::text, d.status, d.last_error,
+			EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)
+		FROM webhook_deliveries d`, func(r pgx.Rows) error {
+		var id, endpointID, eventID, status, lastError string
+		var accepted bool
+		if err := r.Scan(&id, &endpointID, &eventID, &status, &lastError, &accepted); err != nil {
+			return err
+		}
+		c.r.WebhookDeliveries++
+		delivered[[2]string{endpointID, eventID}] = true
+		switch {
+		case status == "pending":
+			pending = append(pending, id)
+		case status == "delivered" && !accepted:
+			unproven = append(unproven, id)
+		case status == "failed" && lastError == "":
+			silent = append(silent, id)
+		}
+		return nil
+	})
+	if !ok {
+		return
+	}
+	c.violateIDs("webhook deliveries still pending", pending)
+	c.violateIDs("webhook deliveries delivered without a 2xx attempt on record", unproven)
+	c.violateIDs("webhook deliveries failed without a reason", silent)
+	if len(endpoints) == 0 {
+		return
+	}
+	var missing []string
+	known := events.Types()
+	c.query(ctx, events.SourceAudit, `SELECT event_id, type, event_time FROM audit_events`, func(r pgx.Rows) error {
+		var id, typ string
+		var at time.Time
+		if err := r.Scan(&id, &typ, &at); err != nil {
+			return err
+		}
+		if !slices.Contains(known, typ) {
+			return nil // not an event this build sends (dead-lettered)
+		}
+		for _, e := range endpoints {
+			if at.Before(e.created) || delivered[[2]string{e.id, id}] {
+				continue
+			}
+			for _, p := range e.patterns {
+				if events.Matches(p, typ) {
+					missing = append(missing, typ+" "+id+" for endpoint "+e.id)
+					break
+				}
+			}
+		}
+		return nil
+	})
+	c.violateIDs("subscribed event(s) with no webhook delivery", missing)
 }

@@ -300,7 +300,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	quietCtx, cancel := context.WithTimeout(ctx, cfg.QuietTimeout)
 	defer cancel()
-	if err := cfg.Sources.Broker.WaitQuiet(quietCtx); err != nil {
+	if err := cfg.Sources.WaitQuiet(quietCtx); err != nil {
 		res.QuietErr = err
 	}
 	res.OutboxLag = r.outboxLag(ctx)

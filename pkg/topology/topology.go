@@ -39,6 +39,10 @@ var (
 
 	AuditAllEvents = amqpx.Subscription{Queue: "audit.all-events", Patterns: []string{"#"}}
 
+	// Every event, for the endpoints finance registers (services/webhooks):
+	// which of them an endpoint receives is decided per endpoint.
+	WebhooksEvents = amqpx.Subscription{Queue: "webhooks.events", Patterns: []string{"expense.*.*", "reimbursement.*.*", "ledger.*.*"}}
+
 	// Commands: each service's queue on the commands exchange, bound to
 	// exactly the commands (and versions) it handles.
 	ReimbursementCommands = amqpx.Subscription{Queue: "reimbursement.commands", Exchange: amqpx.CommandsExchange,
@@ -54,6 +58,7 @@ var All = amqpx.Topology{
 	"reimbursement": {ReimbursementExpenseApproved, ReimbursementCommands},
 	"notification":  {NotificationEvents},
 	"audit":         {AuditAllEvents},
+	"webhooks":      {WebhooksEvents},
 }
 
 // Operator is the broker user of the people who look after the bus: the

@@ -1,4 +1,4 @@
-// Package backend is the console's view of the five services: typed calls
+// Package backend is the console's view of the six services: typed calls
 // of their REST APIs. The console keeps no business data; every page is
 // read from the service that owns it, at the moment it is drawn.
 //
@@ -30,12 +30,13 @@ type URLs struct {
 	Reimbursement string `env:"REIMBURSEMENT_URL" envDefault:"http://localhost:8083"`
 	Notification  string `env:"NOTIFICATION_URL" envDefault:"http://localhost:8084"`
 	Audit         string `env:"AUDIT_URL" envDefault:"http://localhost:8085"`
+	Webhooks      string `env:"WEBHOOKS_URL" envDefault:"http://localhost:8086"`
 }
 
 // Services names each base URL after its service, in the flow's order.
 func (u URLs) Services() []Named {
 	return []Named{{"approval", u.Approval}, {"accounting", u.Accounting}, {"reimbursement", u.Reimbursement},
-		{"notification", u.Notification}, {"audit", u.Audit}}
+		{"notification", u.Notification}, {"audit", u.Audit}, {"webhooks", u.Webhooks}}
 }
 
 // Named is a service and its base URL.

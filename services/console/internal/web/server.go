@@ -79,6 +79,9 @@ func (c *Console) Mount(r *gin.Engine) error {
 	in.POST("/payouts", sameOrigin, c.runPayouts)
 	in.GET("/system", c.systemPage)
 	in.POST("/system/dead-letters/:service/:id/replay", sameOrigin, c.replay)
+	in.GET("/webhooks", c.showWebhooks)
+	in.POST("/webhooks", sameOrigin, c.registerWebhook)
+	in.POST("/webhooks/:resource/:id/:verb", sameOrigin, c.webhookCommand)
 	in.GET("/events", c.events)
 	return nil
 }
