@@ -37,9 +37,9 @@ token: ## print a token for a demo user and nothing else: ALICE=$$(make -s token
 	@CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/devtoken
 	@DEV_MODE=$${DEV_MODE:-true} bin/devtoken $(AS)
 
-soak: build ## FLOWS (2000) claims at CONCURRENCY (16) through a fresh stack, FAULTS (e.g. kill,broker) injected, VOIDS=n voids every n-th, BUDGETS=1 books to budgets, then the invariants
+soak: build ## FLOWS (2000) claims at CONCURRENCY (16) through a fresh stack, FAULTS (e.g. kill,broker) injected, VOIDS=n voids every n-th, BUDGETS=1 books to budgets, WEBHOOKS=1 registers a receiver of every event, then the invariants
 	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/soak
-	@FLOWS=$(FLOWS) CONCURRENCY=$(CONCURRENCY) FAULTS=$(FAULTS) VOIDS=$(VOIDS) BUDGETS=$(BUDGETS) scripts/soak.sh
+	@FLOWS=$(FLOWS) CONCURRENCY=$(CONCURRENCY) FAULTS=$(FAULTS) VOIDS=$(VOIDS) BUDGETS=$(BUDGETS) WEBHOOKS=$(WEBHOOKS) scripts/soak.sh
 
 .PHONY: seed
 seed: ## demo claims in every state through the REST API of a running `make run`; safe to repeat

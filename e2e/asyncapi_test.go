@@ -24,6 +24,7 @@ var eventTypes = []string{
 	events.LedgerEntryPostedV1Type,
 	events.ExpenseVoidRequestedV1Type, events.ExpenseVoidedV1Type,
 	events.ReimbursementCancelledV1Type, events.ReimbursementCancellationDeclinedV1Type,
+	events.WebhookEndpointDisabledV1Type,
 }
 
 // commandTypes are the commands of pkg/events: each has a channel on the

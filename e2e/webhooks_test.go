@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,4 +168,42 @@ func TestWebhooksSurviveAKillMidRetry(t *testing.T) {
 	if alice := page("alice"); strings.Contains(alice, receiver.server.URL) || !strings.Contains(alice, "webhooks.endpoints.list needs one of the roles") {
 		t.Errorf("the console's webhooks page, as an employee:\n%s", alice)
 	}
+}
+
+// TestADisabledEndpointIsToldToFinance: an ERP that never answers 2xx has
+// its deliveries fail (visibly: the invariants accept a failed delivery,
+// never a missing one), is disabled, and every finance user reads why in
+// their inbox: webhooks → outbox → bus → notification.
+func TestADisabledEndpointIsToldToFinance(t *testing.T) {
+	s := startStack(t, map[string][]string{"webhooks": {"WEBHOOK_MAX_ATTEMPTS=2", "WEBHOOK_DISABLE_AFTER=1"}})
+	down := newERP(t) // never up
+	var endpoint struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if r := s.Client("webhooks").Call("POST", "/v1/webhooks/endpoints", "carol", map[string]any{
+		"url": down.server.URL, "event_types": []string{"expense.approved.*"},
+	}, &endpoint); r.StatusCode != http.StatusCreated {
+		t.Fatalf("register the endpoint: %d", r.StatusCode)
+	}
+	v, err := standardwebhooks.NewWebhook(endpoint.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.mu.Lock()
+	down.verifier = v
+	down.mu.Unlock()
+
+	approve(t, s, "bob", submit(t, s, "alice", 1800).ID)
+	testinfra.Eventually(t, deadline, "carol is told the endpoint was disabled", func() bool {
+		return slices.Contains(types(list[notification](t, s.Client("notification"), "/v1/notifications", "carol")),
+			events.WebhookEndpointDisabledV1Type)
+	})
+	var ep struct{ Status, DisabledReason string }
+	s.Client("webhooks").Call("GET", "/v1/webhooks/endpoints/"+endpoint.ID, "dave", nil, &ep)
+	if ep.Status != "disabled" {
+		t.Errorf("endpoint %+v", ep)
+	}
+	s.WaitQuiet()
+	s.CheckInvariants(t, nil)
 }

@@ -13,6 +13,9 @@
 #     payout loop; those flows end voided instead of paid.
 #   BUDGETS=1: book the claims to cost centers with budgets, so every
 #     approve reserves against one (approval's budget check at accounting).
+#   WEBHOOKS=1: register a webhook receiver of every event (in bin/soak;
+#     it refuses a tenth of the POSTs, so retries happen), and check at the
+#     end that every event reached it or visibly failed.
 # It uses its own ports (9181-9186), databases and vhost, so it neither needs
 # nor disturbs a `make run` in progress. Service logs go to .run/soak-<service>.log;
 # the databases stay until the next run, for inspection after a failure.
@@ -54,6 +57,7 @@ supervise() {
     ACCOUNTING_URL="http://127.0.0.1:${PORTS[accounting]}" \
     PPROF_ADDR="${SOAK_PPROF:+127.0.0.1:$(( PORTS[$svc] + 100 ))}" \
     PAYOUT_INTERVAL=0 \
+    WEBHOOK_ALLOW_PRIVATE=true WEBHOOK_RETRY_BASE=200ms WEBHOOK_RETRY_MAX=5s WEBHOOK_MAX_ATTEMPTS=100 \
       "bin/$svc" >>".run/soak-$svc.log" 2>&1 &
     local pid=$!
     echo $pid >".run/soak-pids/$svc.pid"
@@ -100,5 +104,6 @@ echo "== all six services up; soaking"
 bin/soak -flows "${FLOWS:-2000}" -concurrency "${CONCURRENCY:-16}" \
   -approval-url "http://127.0.0.1:${PORTS[approval]}" -reimbursement-url "http://127.0.0.1:${PORTS[reimbursement]}" \
   -accounting-url "http://127.0.0.1:${PORTS[accounting]}" ${BUDGETS:+-budgets} \
+  ${WEBHOOKS:+-webhooks-url "http://127.0.0.1:${PORTS[webhooks]}"} \
   -db "${PG_BASE_URL}/soak_{service}?sslmode=disable" -amqp "$AMQP_SOAK" -rabbitmq-api "$RABBITMQ_API" \
   -faults "${FAULTS:-}" -fault-every "${FAULT_EVERY:-10s}" -void-every "${VOIDS:-0}" -pids .run/soak-pids ${SOAK_ARGS:-}

@@ -124,6 +124,7 @@ func config(args []string) (soak.Config, error) {
 	fs.IntVar(&cfg.VoidEvery, "void-every", 0, "void every n-th claim after its approval, racing the payouts (0: none)")
 	fs.BoolVar(&cfg.Budgets, "budgets", false, "book the claims to cost centers with budgets, so that every approve reserves against one")
 	fs.StringVar(&cfg.AccountingURL, "accounting-url", "http://127.0.0.1:8082", "base URL of the accounting service (for -budgets)")
+	fs.StringVar(&cfg.WebhooksURL, "webhooks-url", "", "base URL of the webhooks service: register a receiver of every event there, and check it got them")
 	var benchDir string
 	var pgbenchFor time.Duration
 	fs.StringVar(&benchDir, "bench", "", "measure the run against the machine (pgbench ceiling, CPU, commits) and write a report into this directory")

@@ -49,6 +49,8 @@ var decoders = map[string]func(json.RawMessage) (Payload, error){
 	ReimbursementFailedV1Type:    decodeAs[ReimbursementFailedV1],
 	LedgerEntryPostedV1Type:      decodeAs[LedgerEntryPostedV1],
 
+	WebhookEndpointDisabledV1Type: decodeAs[WebhookEndpointDisabledV1],
+
 	ExpenseVoidRequestedV1Type:              decodeAs[ExpenseVoidRequestedV1],
 	ExpenseVoidedV1Type:                     decodeAs[ExpenseVoidedV1],
 	ReimbursementCancelledV1Type:            decodeAs[ReimbursementCancelledV1],

@@ -17,6 +17,7 @@ var owners = map[string]string{
 	"expense":       SourceApproval,
 	"reimbursement": SourceReimbursement,
 	"ledger":        SourceAccounting,
+	"webhook":       SourceWebhooks,
 }
 
 // commandSenders says who alone may send each command, by its type without
@@ -69,7 +70,7 @@ func Owner(eventType string) (string, bool) {
 // are built from them.
 func OwnedRoutingKeys(service string) []string {
 	var keys []string
-	for _, aggregate := range []string{"expense", "ledger", "reimbursement"} {
+	for _, aggregate := range []string{"expense", "ledger", "reimbursement", "webhook"} {
 		if owners[aggregate] == service {
 			keys = append(keys, aggregate+".")
 		}

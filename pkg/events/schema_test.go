@@ -38,6 +38,7 @@ var payloads = []events.Payload{
 	events.ReimbursementCancellationDeclinedV1{},
 	events.StopPayoutV1{},
 	events.PostVoidEntryV1{},
+	events.WebhookEndpointDisabledV1{},
 }
 
 // Every type constant, decoder, payload struct, schema file and fixture

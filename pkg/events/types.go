@@ -21,6 +21,10 @@ const (
 	ReimbursementCancellationDeclinedV1Type = "reimbursement.cancellation_declined.v1"
 
 	LedgerEntryPostedV1Type = "ledger.entry_posted.v1"
+
+	// The public edge (docs/patterns/webhooks.md): an endpoint that kept
+	// failing was disabled.
+	WebhookEndpointDisabledV1Type = "webhook.endpoint_disabled.v1"
 )
 
 // Wire names of the commands: requests to one service, sent on the
@@ -38,4 +42,5 @@ const (
 	SourceReimbursement = "reimbursement"
 	SourceNotification  = "notification"
 	SourceAudit         = "audit"
+	SourceWebhooks      = "webhooks"
 )

@@ -43,22 +43,18 @@ type Sources struct {
 // Services are the owners of a database and a dead-letter queue.
 var Services = []string{
 	events.SourceApproval, events.SourceAccounting, events.SourceReimbursement,
-	events.SourceNotification, events.SourceAudit, sourceWebhooks,
+	events.SourceNotification, events.SourceAudit, events.SourceWebhooks,
 }
 
-// sourceWebhooks is the webhooks service: it publishes no event, so
-// pkg/events has no source name for it.
-const sourceWebhooks = "webhooks"
-
 // outboxServices are the services that publish through an outbox.
-var outboxServices = []string{events.SourceApproval, events.SourceAccounting, events.SourceReimbursement}
+var outboxServices = []string{events.SourceApproval, events.SourceAccounting, events.SourceReimbursement, events.SourceWebhooks}
 
 // DSN returns the database URL of a service, "" for an unknown one.
 func (s Sources) DSN(service string) string {
 	return map[string]string{
 		events.SourceApproval: s.Approval, events.SourceAccounting: s.Accounting,
 		events.SourceReimbursement: s.Reimbursement, events.SourceNotification: s.Notification,
-		events.SourceAudit: s.Audit, sourceWebhooks: s.Webhooks,
+		events.SourceAudit: s.Audit, events.SourceWebhooks: s.Webhooks,
 	}[service]
 }
 
@@ -700,7 +696,7 @@ func (c *checker) webhooks(ctx context.Context) {
 	var endpoints []endpoint
 	delivered := map[[2]string]bool{} // (endpoint, event) → a delivery exists
 	var pending, unproven, silent []string
-	ok := c.query(ctx, sourceWebhooks, `SELECT id::text, event_types::text, created_at FROM webhook_endpoints`, func(r pgx.Rows) error {
+	ok := c.query(ctx, events.SourceWebhooks, `SELECT id::text, event_types::text, created_at FROM webhook_endpoints`, func(r pgx.Rows) error {
 		var e endpoint
 		var patterns string
 		if err := r.Scan(&e.id, &patterns, &e.created); err != nil {
@@ -708,7 +704,7 @@ func (c *checker) webhooks(ctx context.Context) {
 		}
 		endpoints = append(endpoints, e)
 		return json.Unmarshal([]byte(patterns), &endpoints[len(endpoints)-1].patterns)
-	}) && c.query(ctx, sourceWebhooks, `SELECT d.id::text, d.endpoint_id::text, d.event_id::text, d.status, d.last_error,
+	}) && c.query(ctx, events.SourceWebhooks, `SELECT d.id::text, d.endpoint_id::text, d.event_id::text, d.status, d.last_error,
 			EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)
 		FROM webhook_deliveries d`, func(r pgx.Rows) error {
 		var id, endpointID, eventID, status, lastError string

@@ -59,9 +59,14 @@ type Config struct {
 	// cost center of its currency (soak-eur, …) whose budget for the month
 	// the run sets first, large enough for every flow, so that each approve
 	// reserves against a real budget and the invariants check it.
-	Budgets   bool
-	Auth      auth.Config // to mint the users' tokens
-	Directory string      // USER_DIRECTORY; "" for the demo users
+	Budgets bool
+	// WebhooksURL, when set, is the webhooks service: the run registers an
+	// endpoint for every event with a receiver of its own (see receiver),
+	// and the invariants then check that every event reached it or visibly
+	// failed.
+	WebhooksURL string
+	Auth        auth.Config // to mint the users' tokens
+	Directory   string      // USER_DIRECTORY; "" for the demo users
 	// Sources are the databases and broker: read-model polling, outbox lag,
 	// quiescence and the final invariants check.
 	Sources      invariants.Sources
@@ -175,7 +180,8 @@ type Result struct {
 	Errors        []string                 // the first few flow failures
 	Faults        []Injected               // every fault injected, in order
 	Invariants    invariants.Report
-	Bench         *Bench // set by a bench run
+	Webhooks      *WebhookCounts // with WebhooksURL
+	Bench         *Bench         // set by a bench run
 }
 
 // OK reports whether every flow completed and every invariant holds.
@@ -184,6 +190,9 @@ func (r Result) OK() bool {
 		if f.Err != nil {
 			return false // the run did not test what it was asked to
 		}
+	}
+	if r.Webhooks != nil && r.Webhooks.Unverified > 0 {
+		return false
 	}
 	return r.Failed == 0 && r.QuietErr == nil && r.Invariants.OK()
 }
@@ -227,6 +236,9 @@ func (r Result) String() string {
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "flow error: %s\n", e)
+	}
+	if r.Webhooks != nil {
+		fmt.Fprintf(&b, "webhook receiver:        %s\n", r.Webhooks)
 	}
 	b.WriteString(r.Invariants.String())
 	if r.Bench != nil {
@@ -296,12 +308,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, fmt.Errorf("budgets: %w", err)
 		}
 	}
+	var hooks *receiver
+	if cfg.WebhooksURL != "" {
+		if hooks, err = r.startReceiver(ctx); err != nil {
+			return Result{}, fmt.Errorf("webhooks: %w", err)
+		}
+	}
 	res := r.drive(ctx)
 
 	quietCtx, cancel := context.WithTimeout(ctx, cfg.QuietTimeout)
 	defer cancel()
 	if err := cfg.Sources.WaitQuiet(quietCtx); err != nil {
 		res.QuietErr = err
+	}
+	if hooks != nil {
+		counts := hooks.stop()
+		res.Webhooks = &counts
 	}
 	res.OutboxLag = r.outboxLag(ctx)
 	res.Invariants = invariants.Check(ctx, cfg.Sources)

@@ -35,7 +35,7 @@ var (
 
 	ReimbursementExpenseApproved = amqpx.Subscription{Queue: "reimbursement.expense-approved", Patterns: []string{"expense.approved.*"}}
 
-	NotificationEvents = amqpx.Subscription{Queue: "notification.events", Patterns: []string{"expense.*.*", "reimbursement.*.*"}}
+	NotificationEvents = amqpx.Subscription{Queue: "notification.events", Patterns: []string{"expense.*.*", "reimbursement.*.*", "webhook.*.*"}}
 
 	AuditAllEvents = amqpx.Subscription{Queue: "audit.all-events", Patterns: []string{"#"}}
 

@@ -20,7 +20,7 @@ import (
 // names the employee, because finance reads it too).
 type Message struct {
 	Recipients []string // user ids, each once, in a stable order
-	ExpenseID  string
+	ExpenseID  string   // "" for news about no claim (a webhook endpoint)
 	Subject    string
 	Body       string
 }
@@ -34,6 +34,7 @@ type Message struct {
 //	reimbursement.failed   the employee and every finance user
 //	expense.voided         the employee; every finance user too when the
 //	                       money had gone out and must be recovered
+//	webhook.endpoint_disabled  every finance user: they manage endpoints
 //
 // Any other event (a withdrawal, a scheduled payout, a ledger entry) is
 // nobody's news: the Message has no recipients. The words come from the
@@ -57,6 +58,8 @@ func Compose(e events.Event, dir directory.Directory) (Message, error) {
 		if p.Outcome == events.VoidRecoveryRequired {
 			m.Recipients = unique(append(m.Recipients, ids(dir.WithRole(directory.RoleFinance))...))
 		}
+	case events.WebhookEndpointDisabledV1:
+		m = Message{Recipients: ids(dir.WithRole(directory.RoleFinance))}
 	default:
 		return Message{}, nil
 	}

@@ -22,6 +22,9 @@ func demo(t *testing.T) directory.Directory {
 	return dir
 }
 
+var endpointDisabled events.Payload = events.WebhookEndpointDisabledV1{EndpointID: "w-1", URL: "https://erp.example/hooks",
+	Reason: "5 deliveries in a row failed after 10 attempts each; the last: HTTP 503: maintenance", FailedInARow: 5, DisabledAt: now}
+
 func TestRecipients(t *testing.T) {
 	dir := demo(t)
 	submitted := func(by string) events.Payload {
@@ -60,6 +63,7 @@ func TestRecipients(t *testing.T) {
 			Reason: "duplicate receipt", RequestedAt: now}, nil},
 		{"payout stopped: nobody (the void says it)", events.ReimbursementCancelledV1{ReimbursementID: "r-1", ExpenseID: "e-1",
 			EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR", CancelledAt: now}, nil},
+		{"webhook endpoint disabled: finance, who manage endpoints", endpointDisabled, []string{"carol"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,7 +74,11 @@ func TestRecipients(t *testing.T) {
 			if !slices.Equal(m.Recipients, tc.want) {
 				t.Fatalf("recipients: want %v, got %v", tc.want, m.Recipients)
 			}
-			if len(tc.want) > 0 && (m.ExpenseID != "e-1" || m.Subject == "" || m.Body == "") {
+			wantExpense := "e-1"
+			if tc.payload == endpointDisabled {
+				wantExpense = "" // about no claim
+			}
+			if len(tc.want) > 0 && (m.ExpenseID != wantExpense || m.Subject == "" || m.Body == "") {
 				t.Fatalf("incomplete message: %+v", m)
 			}
 		})
@@ -108,6 +116,12 @@ func TestText(t *testing.T) {
 			bodyHas:  []string{`Bob Manager rejected your expense: "no receipt xxx`, `…". Expense e-1.`},
 			bodyNot:  []string{"\x00", "\n"},
 			maxRunes: 200,
+		},
+		{
+			name:    "a disabled webhook endpoint: where, why, and what to do",
+			payload: endpointDisabled,
+			subject: "Webhook endpoint disabled: https://erp.example/hooks",
+			bodyHas: []string{"Nothing more is sent to https://erp.example/hooks: 5 deliveries in a row failed", "enable the endpoint", "Endpoint w-1."},
 		},
 	}
 	for _, tc := range cases {

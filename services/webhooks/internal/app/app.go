@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
 	"github.com/expenseflow/expenseflow/services/webhooks/internal/domain"
 )
@@ -45,10 +46,11 @@ type Store interface {
 	// unless another run holds it (a claim expires at until). It returns
 	// nil when nothing is due.
 	ClaimNext(ctx context.Context, now, until time.Time, skip []string) (*Work, error)
-	// Record saves an attempt made under claim: the attempt itself, and
-	// what apply makes of the delivery and its endpoint, both locked. It
+	// Record saves an attempt made under claim: the attempt itself, what
+	// apply makes of the delivery and its endpoint, both locked, and the
+	// events apply returns, through the outbox in the same transaction. It
 	// saves nothing if the claim expired and another run took over.
-	Record(ctx context.Context, claim string, a domain.Attempt, apply func(*domain.Delivery, *domain.Endpoint)) error
+	Record(ctx context.Context, claim string, a domain.Attempt, apply func(*domain.Delivery, *domain.Endpoint) ([]events.Envelope, error)) error
 }
 
 // Message is an event as it is sent: its id, type and the envelope JSON

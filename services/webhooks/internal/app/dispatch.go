@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/expenseflow/expenseflow/pkg/correlation"
+	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/services/webhooks/internal/domain"
 )
 
@@ -95,11 +97,19 @@ func (a *App) attempt(ctx context.Context, log *slog.Logger, w *Work) {
 		disabled *domain.Endpoint
 		status   string
 	)
-	err := a.store.Record(ctx, w.Claim, out, func(d *domain.Delivery, e *domain.Endpoint) {
-		if d.Record(out, a.cfg.Schedule, e) {
-			disabled = e
-		}
+	err := a.store.Record(ctx, w.Claim, out, func(d *domain.Delivery, e *domain.Endpoint) ([]events.Envelope, error) {
+		justDisabled := d.Record(out, a.cfg.Schedule, e)
 		status = d.Status
+		if !justDisabled {
+			return nil, nil
+		}
+		disabled = e
+		// Finance must hear of it: an event, which notification turns into
+		// a message to every finance user.
+		env, err := events.New(events.WebhookEndpointDisabledV1{EndpointID: e.ID, URL: e.URL, Reason: e.DisabledReason,
+			FailedInARow: e.FailedInARow, DisabledAt: out.At}, correlation.Stamp(ctx, events.Meta{
+			ID: a.newID(), Source: events.SourceWebhooks, Time: a.now(), Sequence: int64(e.TimesDisabled)}))
+		return []events.Envelope{env}, err
 	})
 	if err == nil {
 		a.metrics.observe(out, status)

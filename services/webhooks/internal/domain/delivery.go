@@ -102,6 +102,7 @@ func (d *Delivery) Record(a Attempt, s Schedule, e *Endpoint) (disabled bool) {
 		e.FailedInARow++
 		if e.Status == EndpointEnabled && e.FailedInARow >= s.DisableAfter {
 			e.Status = EndpointDisabled
+			e.TimesDisabled++
 			e.DisabledReason = fmt.Sprintf("%d deliveries in a row failed after %d attempts each; the last: %s",
 				e.FailedInARow, s.Retry.MaxAttempts, a.Error)
 			return true

@@ -38,6 +38,9 @@ type Endpoint struct {
 	// FailedInARow counts the deliveries that ended failed since the last
 	// one that was delivered.
 	FailedInARow int
+	// TimesDisabled counts how often it was disabled: the sequence of its
+	// n-th webhook.endpoint_disabled event.
+	TimesDisabled int
 	// Secret signs every message; PreviousSecret, until PreviousUntil, signs
 	// it too: a receiver still holding the old secret keeps verifying while
 	// it is rolled over.

@@ -13,7 +13,9 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/expenseflow/expenseflow/pkg/apperr"
+	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/inbox"
+	"github.com/expenseflow/expenseflow/pkg/outbox"
 	"github.com/expenseflow/expenseflow/pkg/postgres"
 	"github.com/expenseflow/expenseflow/services/webhooks/internal/app"
 	"github.com/expenseflow/expenseflow/services/webhooks/internal/domain"
@@ -39,6 +41,7 @@ type endpointRow struct {
 	Status         string
 	DisabledReason string
 	FailedInARow   int
+	TimesDisabled  int
 	Secret         string
 	PreviousSecret string
 	PreviousUntil  *time.Time
@@ -334,9 +337,10 @@ func (s *Store) ClaimNext(ctx context.Context, now, until time.Time, skip []stri
 }
 
 // Record saves an attempt and its consequences, if claim still holds the
-// delivery: the delivery, the attempt, the endpoint, and — if the endpoint
-// was just disabled — its other pending deliveries, failed for that reason.
-func (s *Store) Record(ctx context.Context, claim string, a domain.Attempt, apply func(*domain.Delivery, *domain.Endpoint)) error {
+// delivery: the delivery, the attempt, the endpoint, the events apply
+// returns (into the outbox, in this transaction) and — if the endpoint was
+// just disabled — its other pending deliveries, failed for that reason.
+func (s *Store) Record(ctx context.Context, claim string, a domain.Attempt, apply func(*domain.Delivery, *domain.Endpoint) ([]events.Envelope, error)) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		d, e, err := s.locked(tx, a.DeliveryID, claim)
 		if errors.Is(err, apperr.New(apperr.NotFound, "")) {
@@ -346,7 +350,13 @@ func (s *Store) Record(ctx context.Context, claim string, a domain.Attempt, appl
 			return err
 		}
 		wasEnabled := e.Status == domain.EndpointEnabled
-		apply(d, e)
+		evs, err := apply(d, e)
+		if err != nil {
+			return err
+		}
+		if err := outbox.Publish(ctx, tx, evs...); err != nil {
+			return err
+		}
 		if err := saveDelivery(tx, d); err != nil {
 			return err
 		}

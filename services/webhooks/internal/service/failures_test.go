@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 	"github.com/expenseflow/expenseflow/services/webhooks/internal/service"
 )
@@ -28,6 +29,7 @@ func TestADeadReceiverEndsFailedThenIsRedeliveredOnDemand(t *testing.T) {
 	})
 	e := s.createEndpoint(dead.server.URL, "expense.#")
 	dead.setSecret(e.Secret)
+	told := testinfra.NewTap(t, s.amqpURL, "webhook.#")
 
 	first := approved(t)
 	testinfra.PublishEvent(t, s.amqpURL, first)
@@ -64,6 +66,17 @@ func TestADeadReceiverEndsFailedThenIsRedeliveredOnDemand(t *testing.T) {
 	})
 	if !strings.Contains(ep.DisabledReason, "2 deliveries in a row failed") || ep.Secret != "" {
 		t.Errorf("disabled endpoint %+v", ep)
+	}
+	// Finance is told: an event, through the outbox, that notification
+	// turns into a message to every finance user.
+	var disabled []events.Event
+	testinfra.Eventually(t, 10*time.Second, "webhook.endpoint_disabled published", func() bool {
+		disabled = told.Events()
+		return len(disabled) > 0
+	})
+	if p, ok := disabled[0].Payload.(events.WebhookEndpointDisabledV1); !ok || len(disabled) != 1 || p.EndpointID != e.ID ||
+		p.URL != dead.server.URL || p.FailedInARow != 2 || disabled[0].Sequence != 1 || disabled[0].Source != events.SourceWebhooks {
+		t.Errorf("published %+v", disabled)
 	}
 	// Meanwhile an event fails at once, and cannot be redelivered ...
 	later := approved(t)

@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 	p, err := platform.Start(ctx, cfg.Config, platform.Spec{
 		Migrations:    postgres.Migrations,
 		Subscriptions: messaging.Subscriptions,
+		Publishes:     true, // webhook.endpoint_disabled, so that finance is told
 	})
 	if err != nil {
 		return nil, err

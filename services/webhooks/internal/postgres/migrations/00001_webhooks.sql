@@ -10,6 +10,7 @@ CREATE TABLE webhook_endpoints (
     status           TEXT        NOT NULL CHECK (status IN ('enabled', 'disabled')),
     disabled_reason  TEXT        NOT NULL DEFAULT '',
     failed_in_a_row  INTEGER     NOT NULL DEFAULT 0 CHECK (failed_in_a_row >= 0),
+    times_disabled   INTEGER     NOT NULL DEFAULT 0 CHECK (times_disabled >= 0),
     secret           TEXT        NOT NULL,
     previous_secret  TEXT        NOT NULL DEFAULT '',
     previous_until   TIMESTAMPTZ,
