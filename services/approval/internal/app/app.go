@@ -42,6 +42,8 @@ type Views interface {
 	// Project applies one event to the view of expenseID, at most once per
 	// delivery key, in one transaction with the inbox record.
 	Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*View)) error
+	// Get and List return only views whose submission has been applied:
+	// a view started by a later event has no facts yet, and is not shown.
 	Get(ctx context.Context, id string) (View, error)
 	List(ctx context.Context, f ListFilter, limit int, afterID string) ([]View, error)
 	// Rebuild starts an empty read model beside this one, for the

@@ -301,10 +301,18 @@ func (r *rebuilding) Discard(ctx context.Context) error {
 	})
 }
 
+// submitted is the condition on a view that is a claim yet: the projection
+// applies a claim's events in any order (several consumers), so a row may
+// have been started by its approval before its submission, which alone
+// carries the facts (employee, amount, …). Until that arrives the row is
+// not shown: no reader may see a claim without an owner or an amount, nor
+// take its version as caught up.
+const submitted = "submitted_at IS NOT NULL"
+
 // Get returns one view.
 func (s *Views) Get(ctx context.Context, id string) (app.View, error) {
 	var row viewRow
-	err := s.db.WithContext(ctx).Table(s.table).Take(&row, "id = ?", id).Error
+	err := s.db.WithContext(ctx).Table(s.table).Where(submitted).Take(&row, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return app.View{}, apperr.New(apperr.NotFound, "expense %s not found", id)
 	}
@@ -313,7 +321,7 @@ func (s *Views) Get(ctx context.Context, id string) (app.View, error) {
 
 // List returns up to limit+1 views after afterID (keyset pagination by id).
 func (s *Views) List(ctx context.Context, f app.ListFilter, limit int, afterID string) ([]app.View, error) {
-	q := s.db.WithContext(ctx).Table(s.table).Order("id").Limit(limit + 1)
+	q := s.db.WithContext(ctx).Table(s.table).Where(submitted).Order("id").Limit(limit + 1)
 	if f.Status != "" {
 		q = q.Where("public_status = ?", f.Status)
 	}

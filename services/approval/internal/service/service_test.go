@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/expenseflow/expenseflow/pkg/events"
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 	"github.com/expenseflow/expenseflow/services/approval/internal/service"
 )
@@ -25,7 +26,7 @@ type expense struct {
 // vhost. Every response is checked against the service's OpenAPI document.
 func startApproval(t *testing.T) testinfra.Client {
 	t.Helper()
-	c, _ := startApprovalDB(t)
+	c, _, _ := startApprovalDB(t)
 	return c
 }
 
@@ -144,8 +145,9 @@ func TestMinVersionIsNoOracle(t *testing.T) {
 }
 
 // startApprovalDB is startApproval plus a handle on the service's database,
-// to count what the commands wrote.
-func startApprovalDB(t *testing.T) (testinfra.Client, *sql.DB) {
+// to count what the commands wrote, and the vhost's AMQP URL, to inject
+// events.
+func startApprovalDB(t *testing.T) (testinfra.Client, *sql.DB, string) {
 	t.Helper()
 	pc, _ := testinfra.PlatformConfig(t, "approval")
 	p, err := service.New(context.Background(), service.Config{Config: pc, ReadWaitMax: time.Second, AuditURL: "http://audit.invalid", VoidTick: time.Second,
@@ -158,7 +160,7 @@ func startApprovalDB(t *testing.T) (testinfra.Client, *sql.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, db
+	return testinfra.Client{T: t, Base: testinfra.Run(t, p), Contract: contract(t)}, db, pc.AMQPURL
 }
 
 func contract(t *testing.T) *testinfra.Contract { return openapi.Get(t) }
@@ -176,7 +178,7 @@ func count(t *testing.T, db *sql.DB, query string, args ...any) int {
 // is announced once; every other request is refused with 409 or, for the
 // winner's own repeats, answered identically.
 func TestConcurrentDecisionsHaveOneWinner(t *testing.T) {
-	c, db := startApprovalDB(t)
+	c, db, _ := startApprovalDB(t)
 	var e expense
 	c.Call("POST", "/v1/expenses", "alice", claim(), &e)
 
@@ -233,7 +235,7 @@ func TestConcurrentDecisionsHaveOneWinner(t *testing.T) {
 // version check reads the claim again, finds its decision made, and answers
 // 200 with the same claim; one event is written.
 func TestIdenticalConcurrentDecisionsBothSucceed(t *testing.T) {
-	c, db := startApprovalDB(t)
+	c, db, _ := startApprovalDB(t)
 	var e expense
 	c.Call("POST", "/v1/expenses", "alice", claim(), &e)
 	codes, versions := make(chan int, 10), make(chan int64, 10)
@@ -266,7 +268,7 @@ func TestIdenticalConcurrentDecisionsBothSucceed(t *testing.T) {
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	c, db := startApprovalDB(t)
+	c, db, _ := startApprovalDB(t)
 	withKey := c.WithHeader("Idempotency-Key", "k-1")
 
 	var first, again expense
@@ -308,5 +310,63 @@ func TestIdempotencyKey(t *testing.T) {
 	wg.Wait()
 	if n := count(t, db, "SELECT count(*) FROM expenses WHERE employee_id = 'alice'"); n != 2 {
 		t.Fatalf("ten concurrent requests with one key made %d expenses, want 1 more", n-1)
+	}
+}
+
+// The projection applies a claim's events in any order (several consumers
+// per queue). An approval handled before its submission starts a row that
+// has no facts yet (no employee, no amount): that row is not a claim, and
+// no read shows it — not to finance, not in a list, and not as "caught
+// up" to a read-your-writes wait — until the submission arrives.
+func TestAViewStartedByALaterEventIsNotShown(t *testing.T) {
+	c, _, amqpURL := startApprovalDB(t)
+	id := uuid.NewString()
+	meta := func(seq int64) events.Meta {
+		return events.Meta{ID: uuid.Must(uuid.NewV7()).String(), Source: events.SourceApproval, Time: time.Now(), Sequence: seq, CorrelationID: "corr-test"}
+	}
+	approved, err := events.New(events.ExpenseApprovedV1{ExpenseID: id, EmployeeID: "alice", ApproverID: "bob",
+		AmountMinor: 4250, Currency: "EUR", Category: "travel", ApprovedAt: time.Now()}, meta(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitted, err := events.New(events.ExpenseSubmittedV2{ExpenseID: id, EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR",
+		CostCenter: "general", Category: "travel", Description: "Train to Berlin", IncurredOn: "2026-11-20", SubmittedAt: time.Now()}, meta(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testinfra.PublishEvent(t, amqpURL, approved)
+	// A marker claim through the API: once it is visible, the approval
+	// above has been handled too (same queue, handled before it or beside it).
+	var marker expense
+	if r := c.Call("POST", "/v1/expenses", "erin", claim(), &marker); r.StatusCode != http.StatusCreated {
+		t.Fatalf("submit: %d", r.StatusCode)
+	}
+	testinfra.Eventually(t, 10*time.Second, "the marker projected", func() bool {
+		return c.Call("GET", "/v1/expenses/"+marker.ID, "erin", nil, nil).StatusCode == http.StatusOK
+	})
+	time.Sleep(200 * time.Millisecond) // the approval's consumer may finish just after the marker's
+	if r := c.Call("GET", "/v1/expenses/"+id, "carol", nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("a claim with no submission yet: %d for finance, want 404", r.StatusCode)
+	}
+	var page struct{ Items []expense }
+	c.Call("GET", "/v1/expenses", "carol", nil, &page)
+	for _, e := range page.Items {
+		if e.ID == id {
+			t.Errorf("a claim with no submission yet is listed: %+v", e)
+		}
+	}
+
+	testinfra.PublishEvent(t, amqpURL, submitted)
+	var got struct {
+		expense
+		EmployeeID  string `json:"employee_id"`
+		AmountMinor int64  `json:"amount_minor"`
+	}
+	testinfra.Eventually(t, 10*time.Second, "the claim shown once its submission arrived", func() bool {
+		return c.Call("GET", "/v1/expenses/"+id, "carol", nil, nil).StatusCode == http.StatusOK
+	})
+	c.Call("GET", "/v1/expenses/"+id, "carol", nil, &got)
+	if got.Status != "approved" || got.Version != 2 || got.EmployeeID != "alice" || got.AmountMinor != 4250 {
+		t.Errorf("the claim, complete: %+v", got)
 	}
 }
