@@ -62,6 +62,29 @@ func newERP(t *testing.T) *erp {
 	return r
 }
 
+// register registers the ERP as carol (finance) for the given event types
+// and keeps the secret to verify with; it returns the endpoint's id.
+func (r *erp) register(t *testing.T, s *Stack, eventTypes ...string) string {
+	t.Helper()
+	var endpoint struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if resp := s.Client("webhooks").Call("POST", "/v1/webhooks/endpoints", "carol", map[string]any{
+		"url": r.server.URL, "event_types": eventTypes, "description": "ERP",
+	}, &endpoint); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register the endpoint: %d", resp.StatusCode)
+	}
+	v, err := standardwebhooks.NewWebhook(endpoint.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.verifier = v
+	r.mu.Unlock()
+	return endpoint.ID
+}
+
 // TestWebhooksSurviveAKillMidRetry: finance registers an ERP endpoint for
 // approvals and payments; claims flow while the ERP is down, so every
 // delivery is retrying; the webhooks service is killed (SIGKILL) in the
@@ -74,22 +97,7 @@ func TestWebhooksSurviveAKillMidRetry(t *testing.T) {
 		"WEBHOOK_MAX_ATTEMPTS=1000", "WEBHOOK_RETRY_BASE=100ms", "WEBHOOK_RETRY_MAX=1s", "WEBHOOK_TIMEOUT=1s",
 	}})
 	receiver := newERP(t)
-	var endpoint struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	if r := s.Client("webhooks").Call("POST", "/v1/webhooks/endpoints", "carol", map[string]any{
-		"url": receiver.server.URL, "event_types": []string{"expense.approved.*", "reimbursement.paid.*"}, "description": "ERP",
-	}, &endpoint); r.StatusCode != http.StatusCreated {
-		t.Fatalf("register the endpoint: %d", r.StatusCode)
-	}
-	v, err := standardwebhooks.NewWebhook(endpoint.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	receiver.mu.Lock()
-	receiver.verifier = v
-	receiver.mu.Unlock()
+	endpointID := receiver.register(t, s, "expense.approved.*", "reimbursement.paid.*")
 
 	const claims = 4
 	for range claims {
@@ -105,7 +113,7 @@ func TestWebhooksSurviveAKillMidRetry(t *testing.T) {
 		Attempts int    `json:"attempts"`
 	}
 	retrying := func() bool {
-		ds := list[row](t, s.Client("webhooks"), "/v1/webhooks/endpoints/"+endpoint.ID+"/deliveries", "carol")
+		ds := list[row](t, s.Client("webhooks"), "/v1/webhooks/endpoints/"+endpointID+"/deliveries", "carol")
 		if len(ds) != 2*claims {
 			return false
 		}
@@ -177,22 +185,7 @@ func TestWebhooksSurviveAKillMidRetry(t *testing.T) {
 func TestADisabledEndpointIsToldToFinance(t *testing.T) {
 	s := startStack(t, map[string][]string{"webhooks": {"WEBHOOK_MAX_ATTEMPTS=2", "WEBHOOK_DISABLE_AFTER=1"}})
 	down := newERP(t) // never up
-	var endpoint struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	if r := s.Client("webhooks").Call("POST", "/v1/webhooks/endpoints", "carol", map[string]any{
-		"url": down.server.URL, "event_types": []string{"expense.approved.*"},
-	}, &endpoint); r.StatusCode != http.StatusCreated {
-		t.Fatalf("register the endpoint: %d", r.StatusCode)
-	}
-	v, err := standardwebhooks.NewWebhook(endpoint.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	down.mu.Lock()
-	down.verifier = v
-	down.mu.Unlock()
+	endpointID := down.register(t, s, "expense.approved.*")
 
 	approve(t, s, "bob", submit(t, s, "alice", 1800).ID)
 	testinfra.Eventually(t, deadline, "carol is told the endpoint was disabled", func() bool {
@@ -200,7 +193,7 @@ func TestADisabledEndpointIsToldToFinance(t *testing.T) {
 			events.WebhookEndpointDisabledV1Type)
 	})
 	var ep struct{ Status, DisabledReason string }
-	s.Client("webhooks").Call("GET", "/v1/webhooks/endpoints/"+endpoint.ID, "dave", nil, &ep)
+	s.Client("webhooks").Call("GET", "/v1/webhooks/endpoints/"+endpointID, "dave", nil, &ep)
 	if ep.Status != "disabled" {
 		t.Errorf("endpoint %+v", ep)
 	}

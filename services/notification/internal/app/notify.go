@@ -28,5 +28,14 @@ func (a *App) Notify(ctx context.Context, key inbox.Key, e events.Event) error {
 			Email: user.Email, NextDeliveryAt: now,
 		}
 	}
+	if len(ns) == 0 && e.Sequence == 1 {
+		// The first event of its aggregate, telling nobody anything (a
+		// reimbursement.scheduled, on every flow): there is nothing to
+		// write, and no position to move, since nothing about its subject
+		// can be older. So no transaction either: this consumer handles
+		// every claim's events one at a time, and a commit for nothing
+		// would cost each flow a round trip and a WAL flush here.
+		return nil
+	}
 	return a.store.Add(ctx, key, inbox.Position{Subject: e.Subject, Sequence: e.Sequence}, ns)
 }

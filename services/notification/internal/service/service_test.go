@@ -287,3 +287,40 @@ func TestMarkReadIdempotencyKey(t *testing.T) {
 		t.Fatalf("the refused request must change nothing: unread %+v", got)
 	}
 }
+
+// An event that tells nobody anything costs a transaction only when it
+// must move its subject's position: a withdrawal does (a late submission
+// of the claim must not then ask managers to review it), a scheduled
+// payout — the first event of its reimbursement — does not, and leaves no
+// trace at all.
+func TestNewsForNobodyCommitsOnlyWhatOrderNeeds(t *testing.T) {
+	c, amqpURL, db := startWith(t, func(*service.Config) {})
+	expenseID := "00000000-0000-4000-8000-00000000e101"
+	withdrawn := envelope(t, events.ExpenseWithdrawnV1{ExpenseID: expenseID, EmployeeID: "alice", WithdrawnAt: time.Now()})
+	scheduled := envelope(t, events.ReimbursementScheduledV1{ReimbursementID: "00000000-0000-4000-8000-00000000a101",
+		ExpenseID: "00000000-0000-4000-8000-00000000e102", EmployeeID: "alice", AmountMinor: 4250, Currency: "EUR"})
+	lateSubmission := submitted(t, expenseID, "alice")
+	marker := envelope(t, events.ExpenseRejectedV1{ExpenseID: "00000000-0000-4000-8000-00000000e103", EmployeeID: "erin",
+		ApproverID: "frank", Reason: "no receipt", RejectedAt: time.Now()})
+	for _, env := range []events.Envelope{withdrawn, scheduled, lateSubmission, marker} {
+		testinfra.PublishEvent(t, amqpURL, env)
+	}
+	testinfra.Eventually(t, 10*time.Second, "the marker handled", func() bool {
+		return len(inbox(c, "erin", "").Items) == 1
+	})
+	recorded := func(id string) bool {
+		var n int64
+		if err := db.Raw(`SELECT count(*) FROM inbox WHERE event_id = ?`, id).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if !recorded(withdrawn.ID) || recorded(scheduled.ID) {
+		t.Errorf("inbox records: withdrawal %v (want true), scheduled payout %v (want false)", recorded(withdrawn.ID), recorded(scheduled.ID))
+	}
+	for _, manager := range []string{"bob", "frank"} {
+		if n := len(inbox(c, manager, "").Items); n != 0 {
+			t.Errorf("%s was asked to review a withdrawn claim (%d notifications)", manager, n)
+		}
+	}
+}

@@ -257,7 +257,8 @@ func TestAFlakyReceiverGetsEachEventExactlyOnce(t *testing.T) {
 		testinfra.PublishEvent(t, s.amqpURL, env)
 		testinfra.PublishEvent(t, s.amqpURL, env) // the bus may deliver twice
 	}
-	testinfra.PublishEvent(t, s.amqpURL, rejected(t))
+	notSubscribed := rejected(t)
+	testinfra.PublishEvent(t, s.amqpURL, notSubscribed)
 
 	testinfra.Eventually(t, 20*time.Second, "every approval delivered", func() bool {
 		return len(s.deliveries(e.ID, "?status=delivered")) == len(want)
@@ -273,6 +274,16 @@ func TestAFlakyReceiverGetsEachEventExactlyOnce(t *testing.T) {
 	ds := s.deliveries(e.ID, "")
 	if len(ds) != len(want) {
 		t.Fatalf("%d deliveries, want %d (the rejection is not subscribed)", len(ds), len(want))
+	}
+	// An event no endpoint wants costs no transaction: not even an inbox
+	// record is written for it.
+	var records int64
+	testinfra.Eventually(t, 5*time.Second, "the approvals recorded in the inbox", func() bool {
+		s.db.Raw(`SELECT count(*) FROM inbox`).Scan(&records)
+		return records == int64(len(want))
+	})
+	if err := s.db.Raw(`SELECT count(*) FROM inbox WHERE event_id = ?`, notSubscribed.ID).Scan(&records).Error; err != nil || records != 0 {
+		t.Errorf("the unsubscribed event left %d inbox records (%v)", records, err)
 	}
 	d := s.delivery(ds[0].ID)
 	if d.Attempts != 3 || len(d.AttemptLog) != 3 || *d.AttemptLog[0].StatusCode != 503 || *d.AttemptLog[2].StatusCode != 204 {
