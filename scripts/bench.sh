@@ -5,7 +5,7 @@
 # CPU seconds per flow of every process, transactions per flow and, with
 # pg_stat_statements loaded, the costliest statements. The report (Markdown)
 # and a latency plot (PNG) go to results/bench-<time>/.
-#   FLOWS (3000), CONCURRENCY (32), RATE (0: throughput), PGBENCH_FOR (30s)
+#   FLOWS (3000), CONCURRENCY (96: enough flows at once to keep two cores busy), RATE (0: throughput), PGBENCH_FOR (30s)
 #   PGSS=1  load pg_stat_statements first (ALTER SYSTEM + a PostgreSQL
 #           restart: every client of this server sees it)
 set -euo pipefail
@@ -22,6 +22,6 @@ fi
 dir="results/bench-$(date -u +%Y%m%dT%H%M%SZ)"
 # The services serve their profiles on the soak ports + 100 (9281-9285).
 pprof="approval=127.0.0.1:9281,accounting=127.0.0.1:9282,reimbursement=127.0.0.1:9283,notification=127.0.0.1:9284,audit=127.0.0.1:9285,webhooks=127.0.0.1:9286"
-FLOWS="${FLOWS:-3000}" CONCURRENCY="${CONCURRENCY:-32}" FAULTS="" SOAK_PPROF=1 \
+FLOWS="${FLOWS:-3000}" CONCURRENCY="${CONCURRENCY:-96}" FAULTS="" SOAK_PPROF=1 \
   SOAK_ARGS="-bench $dir -pprof $pprof -rate ${RATE:-0} -pgbench-for ${PGBENCH_FOR:-30s} ${SOAK_ARGS:-}" scripts/soak.sh
 echo "report: $dir/report.md, plot: $dir/latency.png"

@@ -13,6 +13,7 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"log/slog"
 	"time"
@@ -90,28 +91,62 @@ func Publish(ctx context.Context, tx *gorm.DB, envs ...events.Envelope) (err err
 	return nil
 }
 
-// NewRelay returns the forwarder that moves committed outbox messages to out
-// (the RabbitMQ publisher). It retries a failed publish forever, in order:
-// while the broker is unreachable, events wait in the table. Each publish is
-// a producer span from tp, a child of the span that wrote the message.
-func NewRelay(db *gorm.DB, out message.Publisher, poll time.Duration, log *slog.Logger, tp trace.TracerProvider) (*forwarder.Forwarder, error) {
+// Relay moves committed outbox messages to the broker: watermill's
+// forwarder reading the outbox table, woken by the commits that write to it
+// (wakeOnCommit) and polling as a net under the wake-ups.
+type Relay struct {
+	forwarder *forwarder.Forwarder
+	wake      *wakeOnCommit
+	db        *sql.DB
+	log       *slog.Logger
+	stop      context.CancelFunc // ends the listening, and any wait in wake
+}
+
+// NewRelay returns the relay from db's outbox to out (the RabbitMQ
+// publisher). It retries a failed publish forever, in order: while the
+// broker is unreachable, events wait in the table. Each publish is a
+// producer span from tp, a child of the span that wrote the message. An
+// idle relay looks at the outbox again when a transaction that wrote to it
+// commits, or after poll.
+func NewRelay(db *gorm.DB, out message.Publisher, poll time.Duration, log *slog.Logger, tp trace.TracerProvider) (*Relay, error) {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
 	wlog := amqpx.WatermillLogger(log, "outbox-relay")
+	stopped, stop := context.WithCancel(context.Background())
+	wake := newWakeOnCommit(poll, time.Second, stopped.Done())
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(sqlDB), wsql.SubscriberConfig{
 		ConsumerGroup:  relayGroup,
-		PollInterval:   poll,
 		ResendInterval: time.Second,
+		BackoffManager: wake,
 		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{},
 		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
 	}, wlog)
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	out = tracedPublisher{out, tp.Tracer(scope)}
-	return forwarder.NewForwarder(sub, out, wlog, forwarder.Config{ForwarderTopic: topic, HandlerName: "outbox-relay"})
+	fwd, err := forwarder.NewForwarder(sub, out, wlog, forwarder.Config{ForwarderTopic: topic, HandlerName: "outbox-relay"})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &Relay{forwarder: fwd, wake: wake, db: sqlDB, log: log, stop: stop}, nil
+}
+
+// Run relays until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	context.AfterFunc(ctx, r.stop)
+	go r.wake.listen(ctx, r.db, r.log)
+	return r.forwarder.Run(ctx)
+}
+
+// Close stops the relay.
+func (r *Relay) Close() error {
+	r.stop()
+	return r.forwarder.Close()
 }
 
 // scope is the instrumentation scope of the outbox's spans.

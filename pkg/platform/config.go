@@ -51,9 +51,10 @@ type Config struct {
 	// them forever. See Platform.housekeeping.
 	OutboxRetention time.Duration `env:"OUTBOX_RETENTION" envDefault:"168h"`
 	// OutboxPoll is how long the relay waits before looking at the outbox
-	// again once it has found it empty: the most an event waits there when
-	// nothing else is going on, and the relay's cost when idle (one query
-	// per poll). Under load it never waits: it reads again at once.
+	// again once it has found it empty, unless a commit that wrote to it
+	// wakes it sooner (outbox.Relay): the net under the wake-ups, and the
+	// relay's cost when idle (one query per poll). After a read that found
+	// events it reads again at once.
 	OutboxPoll     time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"100ms"`
 	InboxRetention time.Duration `env:"INBOX_RETENTION" envDefault:"720h"`
 	JWT            auth.Config

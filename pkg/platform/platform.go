@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,7 +53,7 @@ type Platform struct {
 	Tracing trace.TracerProvider // no-op unless OTEL_* (or Config.TraceExporter) turns tracing on
 
 	stopTracing func(context.Context) error
-	relay       *forwarder.Forwarder
+	relay       *outbox.Relay
 	listener    net.Listener
 	jobs        []func(context.Context) error
 }
