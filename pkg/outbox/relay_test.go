@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/trace/noop"
 	"gorm.io/gorm"
 
@@ -18,26 +19,66 @@ import (
 	"github.com/expenseflow/expenseflow/pkg/testinfra"
 )
 
-// An idle relay polls once a minute here, so an event that arrives within
-// seconds of its commit was fetched because the commit woke the relay.
-// That must hold from the start, and again after the relay's listening
-// connection is killed (it listens again; meanwhile it polls).
-func TestACommitWakesTheRelay(t *testing.T) {
-	const poll = time.Minute
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	db, err := postgres.Open(ctx, testinfra.Database(t, "outbox"), slog.New(slog.DiscardHandler))
+// A transaction that writes to the outbox notifies the relay's channel when
+// it commits, not before, and not at all if it rolls back.
+func TestTheOutboxNotifiesOnCommit(t *testing.T) {
+	ctx := context.Background()
+	dsn := testinfra.Database(t, "outbox")
+	db := openOutbox(t, dsn)
+	listener, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := postgres.Migrate(ctx, db, outbox.Migrations); err != nil {
+	defer listener.Close(ctx)
+	if _, err := listener.Exec(ctx, "LISTEN outbox"); err != nil {
 		t.Fatal(err)
 	}
+	notified := func(within time.Duration) bool {
+		ctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		_, err := listener.WaitForNotification(ctx)
+		return err == nil
+	}
+
+	tx := db.Begin()
+	if err := outbox.Publish(ctx, tx, testEnvelope()); err != nil {
+		t.Fatal(err)
+	}
+	if notified(300 * time.Millisecond) {
+		t.Fatal("notified before the commit")
+	}
+	if err := tx.Commit().Error; err != nil {
+		t.Fatal(err)
+	}
+	if !notified(5 * time.Second) {
+		t.Fatal("not notified after the commit")
+	}
+
+	tx = db.Begin()
+	if err := outbox.Publish(ctx, tx, testEnvelope()); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	if notified(300 * time.Millisecond) {
+		t.Fatal("notified for a rollback")
+	}
+}
+
+// An idle relay that polls once a minute relays an event within seconds
+// when notified, also after its listening connection was killed (it listens
+// again; meanwhile it polls). The test notifies more than once: the relay
+// reads a transaction's events only once every older transaction on the
+// server has ended, and other tests' transactions may be open at the first
+// wake-up, as other services' are in production (there the poll is the net).
+func TestANotificationWakesTheRelay(t *testing.T) {
+	const poll = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := openOutbox(t, testinfra.Database(t, "outbox"))
 	// The relay's destination: the wake-up under test is PostgreSQL's; what
 	// the relay publishes to plays no part in it.
 	bus := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
-	const routingKey = "expense.submitted.v1"
-	arrived, err := bus.Subscribe(ctx, routingKey)
+	arrived, err := bus.Subscribe(ctx, testEventType)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,63 +89,72 @@ func TestACommitWakesTheRelay(t *testing.T) {
 	go func() { _ = relay.Run(ctx) }()
 	defer relay.Close()
 
-	commit := func() string {
+	relayed := func(when string) {
 		t.Helper()
-		env := testEnvelope(t, routingKey)
+		env := testEnvelope()
 		if err := db.Transaction(func(tx *gorm.DB) error { return outbox.Publish(ctx, tx, env) }); err != nil {
 			t.Fatal(err)
 		}
-		return env.ID
-	}
-	relayed := func(id, when string) {
-		t.Helper()
-		select {
-		case msg := <-arrived:
-			msg.Ack()
-			if msg.UUID != id {
-				t.Fatalf("%s: relayed %s, want %s", when, msg.UUID, id)
+		nudge := time.NewTicker(200 * time.Millisecond)
+		defer nudge.Stop()
+		deadline := time.After(15 * time.Second)
+		for {
+			select {
+			case msg := <-arrived:
+				msg.Ack()
+				if msg.UUID != env.ID {
+					t.Fatalf("%s: relayed %s, want %s", when, msg.UUID, env.ID)
+				}
+				return
+			case <-nudge.C:
+				db.Exec(`SELECT pg_notify('outbox', '')`)
+			case <-deadline:
+				t.Fatalf("%s: not relayed within 15 s: notifications do not wake the relay (it polls every %s)", when, poll)
 			}
-		case <-time.After(15 * time.Second):
-			t.Fatalf("%s: not relayed within 15 s: the commit did not wake the relay (it polls every %s)", when, poll)
 		}
 	}
 
-	// The relay's first query finds the outbox empty; give it the moment
-	// it takes to start waiting, so that the commit below is one it waits
-	// for, not one its first query happens to find.
-	waitIdle(t, db)
-	relayed(commit(), "first event")
-	relayed(commit(), "second event")
+	first := listener(t, db, 0)
+	relayed("first event")
+	relayed("second event")
 
-	// Kill the listening connection: the relay listens again (after a
-	// second), and what commits after that wakes it as before.
-	killed := db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`)
-	if killed.Error != nil || killed.RowsAffected != 1 {
-		t.Fatalf("killing the listener: %v (%d rows)", killed.Error, killed.RowsAffected)
+	// Kill the listening connection: the relay listens again on another.
+	if err := db.Exec(`SELECT pg_terminate_backend(?)`, first).Error; err != nil {
+		t.Fatal(err)
 	}
-	testinfra.Eventually(t, 15*time.Second, "the relay listens again", func() bool { return listening(db) })
-	relayed(commit(), "after the listener was killed")
+	listener(t, db, first)
+	relayed("after the listener was killed")
 }
 
-// waitIdle waits until the relay has looked at the outbox at least once.
-func waitIdle(t *testing.T, db *gorm.DB) {
+// listener waits for the relay's listening connection, other than the
+// backend not (0: any), and returns its backend's pid.
+func listener(t *testing.T, db *gorm.DB, not int) int {
 	t.Helper()
-	testinfra.Eventually(t, 15*time.Second, "the relay is listening", func() bool { return listening(db) })
-	time.Sleep(200 * time.Millisecond)
+	var pid int
+	testinfra.Eventually(t, 15*time.Second, "the relay listens", func() bool {
+		pid = 0
+		db.Raw(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> ?`, not).Scan(&pid)
+		return pid != 0
+	})
+	return pid
 }
 
-// listening reports whether one connection of the database is in LISTEN:
-// the relay's (its last statement stays in pg_stat_activity while it waits).
-func listening(db *gorm.DB) bool {
-	var n int
-	db.Raw(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&n)
-	return n == 1
-}
-
-func testEnvelope(t *testing.T, eventType string) events.Envelope {
+func openOutbox(t *testing.T, dsn string) *gorm.DB {
 	t.Helper()
-	return events.Envelope{SpecVersion: "1.0", ID: uuid.NewString(), Type: eventType, Source: events.SourceApproval,
+	db, err := postgres.Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Migrate(context.Background(), db, outbox.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+const testEventType = "expense.submitted.v1"
+
+func testEnvelope() events.Envelope {
+	return events.Envelope{SpecVersion: "1.0", ID: uuid.NewString(), Type: testEventType, Source: events.SourceApproval,
 		Subject: uuid.NewString(), Time: time.Now(), DataContentType: "application/json", CorrelationID: uuid.NewString(),
 		Sequence: 1, Data: []byte(`{}`)}
 }
