@@ -309,11 +309,13 @@ func TestComposeStackRunsTheRealBinaries(t *testing.T) {
 	t.Run("one trace across the services", func(t *testing.T) {
 		// The seeder approved claims: an approval's trace continues in every
 		// consumer of expense.approved and of the events they emit in turn,
-		// so in every service.
+		// so in every service but webhooks, which receives only what an
+		// endpoint subscribes to (none here).
 		var inTrace map[string]bool
-		testinfra.Eventually(t, 30*time.Second, "spans of every service in the trace of an approval", func() bool {
+		consumers := slices.DeleteFunc(slices.Clone(services), func(s string) bool { return s == "webhooks" })
+		testinfra.Eventually(t, 30*time.Second, "spans of every consuming service in the trace of an approval", func() bool {
 			inTrace = spans.servicesInTraceOf("approval", "POST /v1/expenses/:id/approve")
-			return len(inTrace) == len(services)
+			return !slices.ContainsFunc(consumers, func(s string) bool { return !inTrace[s] })
 		})
 		t.Logf("services in the trace of an approval: %v", slices.Sorted(maps.Keys(inTrace)))
 	})

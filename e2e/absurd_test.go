@@ -21,6 +21,7 @@ import (
 // every later sum in its currency and blocked accounting).
 func TestAbsurdApprovalIsDeadLetteredEverywhere(t *testing.T) {
 	s := startStack(t)
+	subscribeToEverything(t, s)
 	id := uuid.NewString()
 	body := fmt.Appendf(nil, `{"specversion":"1.0","id":%q,"type":"expense.approved.v1","source":"approval",`+
 		`"subject":%q,"time":%q,"datacontenttype":"application/json","correlationid":"forged","sequence":"0000000000000000002",`+

@@ -24,6 +24,7 @@ import (
 // unpaid.
 func TestForgedEventsChangeNothing(t *testing.T) {
 	s := startStack(t)
+	subscribeToEverything(t, s)
 	claim := submit(t, s, "alice", 4200)
 	testinfra.Eventually(t, deadline, "the claim is in the read model", func() bool {
 		return viewStatus(t, s, "alice", claim.ID) == "submitted"

@@ -23,6 +23,7 @@ import (
 // being upgraded, dead-letter them again, once.
 func TestPoisonIsDeadLetteredAndTheFlowGoesOn(t *testing.T) {
 	s := startStack(t)
+	subscribeToEverything(t, s)
 	envelope := func(id, eventType string) []byte {
 		return fmt.Appendf(nil, `{"specversion":"1.0","id":%q,"type":%q,"source":"elsewhere","subject":"e-x",`+
 			`"time":"2026-11-22T10:00:00Z","correlationid":"c-poison","sequence":1,"data":{"expense_id":"e-x"}}`, id, eventType)

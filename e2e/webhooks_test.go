@@ -85,6 +85,17 @@ func (r *erp) register(t *testing.T, s *Stack, eventTypes ...string) string {
 	return endpoint.ID
 }
 
+// subscribeToEverything registers a receiver, up, for every event: the
+// webhooks service receives only what some endpoint subscribes to, and the
+// tests of what each consumer makes of a bad message count it among them.
+func subscribeToEverything(t *testing.T, s *Stack) *erp {
+	t.Helper()
+	r := newERP(t)
+	r.up.Store(true)
+	r.register(t, s, "#")
+	return r
+}
+
 // TestWebhooksSurviveAKillMidRetry: finance registers an ERP endpoint for
 // approvals and payments; claims flow while the ERP is down, so every
 // delivery is retrying; the webhooks service is killed (SIGKILL) in the

@@ -90,10 +90,16 @@ func DeadLetterQueue(service string) string { return service + deadLetterQueueTa
 // A service's command queue is bound to the commands exchange instead
 // (Exchange): a direct exchange, so each command version is bound by name,
 // and a version nobody is bound to waits in the unrouted queue.
+//
+// A queue BoundByConsumer is declared without bindings: its consumer binds,
+// at run time, the part of Patterns its own subscribers want (the webhooks
+// service binds what its endpoints subscribe to), so that events nobody
+// wants are not delivered at all. Patterns is then the most it may bind.
 type Subscription struct {
-	Queue    string
-	Patterns []string
-	Exchange string // EventsExchange when empty
+	Queue           string
+	Patterns        []string
+	Exchange        string // EventsExchange when empty
+	BoundByConsumer bool
 }
 
 // BoundTo is the exchange the queue is bound to.

@@ -24,60 +24,57 @@ type Topology map[string][]Subscription
 // what no queue was bound to. The arguments of an existing exchange or queue
 // cannot change: RabbitMQ refuses a declaration that differs (406), which is
 // reported, never papered over.
-func DeclareTopology(url, queueType string, topo Topology) (err error) {
+func DeclareTopology(url, queueType string, topo Topology) error {
 	if queueType != QueueClassic && queueType != QueueQuorum {
 		return fmt.Errorf("amqp: queue type %q is neither %q nor %q", queueType, QueueClassic, QueueQuorum)
 	}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, ignoreClosed(conn.Close())) }()
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
-	unrouted := amqp.Table{"alternate-exchange": UnroutedExchange}
-	steps := []func() error{
-		// What an exchange cannot route goes to its alternate exchange and
-		// from there to one queue someone can look at, instead of vanishing.
-		func() error {
-			return ch.ExchangeDeclare(UnroutedExchange, amqp.ExchangeFanout, true, false, false, false, nil)
-		},
-		func() error {
-			return declareQueue(ch, UnroutedQueue, UnroutedExchange, []string{""}, dormantQueueArgs(queueType))
-		},
-		func() error {
-			return ch.ExchangeDeclare(EventsExchange, amqp.ExchangeTopic, true, false, false, false, unrouted)
-		},
-		func() error {
-			return ch.ExchangeDeclare(CommandsExchange, amqp.ExchangeDirect, true, false, false, false, unrouted)
-		},
-		func() error {
-			return ch.ExchangeDeclare(DeadLetterExchange, amqp.ExchangeDirect, true, false, false, false, nil)
-		},
-	}
-	for service, subs := range topo {
-		for _, s := range subs {
+	return withChannel(url, func(ch *amqp.Channel) error {
+		unrouted := amqp.Table{"alternate-exchange": UnroutedExchange}
+		steps := []func() error{
+			// What an exchange cannot route goes to its alternate exchange and
+			// from there to one queue someone can look at, instead of vanishing.
+			func() error {
+				return ch.ExchangeDeclare(UnroutedExchange, amqp.ExchangeFanout, true, false, false, false, nil)
+			},
+			func() error {
+				return declareQueue(ch, UnroutedQueue, UnroutedExchange, []string{""}, dormantQueueArgs(queueType))
+			},
+			func() error {
+				return ch.ExchangeDeclare(EventsExchange, amqp.ExchangeTopic, true, false, false, false, unrouted)
+			},
+			func() error {
+				return ch.ExchangeDeclare(CommandsExchange, amqp.ExchangeDirect, true, false, false, false, unrouted)
+			},
+			func() error {
+				return ch.ExchangeDeclare(DeadLetterExchange, amqp.ExchangeDirect, true, false, false, false, nil)
+			},
+		}
+		for service, subs := range topo {
+			for _, s := range subs {
+				patterns := s.Patterns
+				if s.BoundByConsumer {
+					patterns = nil // its consumer binds them
+				}
+				steps = append(steps, func() error {
+					return declareQueue(ch, s.Queue, s.BoundTo(), patterns, workQueueArgs(queueType, service))
+				})
+			}
+			dlq := DeadLetterQueue(service)
 			steps = append(steps, func() error {
-				return declareQueue(ch, s.Queue, s.BoundTo(), s.Patterns, workQueueArgs(queueType, service))
+				return declareQueue(ch, dlq, DeadLetterExchange, []string{dlq}, dormantQueueArgs(queueType))
 			})
 		}
-		dlq := DeadLetterQueue(service)
-		steps = append(steps, func() error {
-			return declareQueue(ch, dlq, DeadLetterExchange, []string{dlq}, dormantQueueArgs(queueType))
-		})
-	}
-	for _, step := range steps {
-		if err := step(); err != nil && !errors.Is(err, amqp.ErrClosed) {
-			// The broker answered and refused (e.g. 406, arguments that
-			// differ from an existing queue's): trying again cannot help.
-			return Permanent(err)
-		} else if err != nil {
-			return err // the connection went away: worth another try
+		for _, step := range steps {
+			if err := step(); err != nil && !errors.Is(err, amqp.ErrClosed) {
+				// The broker answered and refused (e.g. 406, arguments that
+				// differ from an existing queue's): trying again cannot help.
+				return Permanent(err)
+			} else if err != nil {
+				return err // the connection went away: worth another try
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func declareQueue(ch *amqp.Channel, queue, exchange string, patterns []string, args amqp.Table) error {
@@ -90,6 +87,41 @@ func declareQueue(ch *amqp.Channel, queue, exchange string, patterns []string, a
 		}
 	}
 	return nil
+}
+
+// Rebind binds s's queue to patterns and unbinds it from stale, on a
+// connection of its own: the consumer of a queue BoundByConsumer calls it
+// when what its subscribers want changes. Both are idempotent: binding twice
+// binds once, unbinding what is not bound changes nothing.
+func Rebind(url string, s Subscription, patterns, stale []string) error {
+	return withChannel(url, func(ch *amqp.Channel) error {
+		for _, p := range patterns {
+			if err := ch.QueueBind(s.Queue, p, s.BoundTo(), false, nil); err != nil {
+				return fmt.Errorf("bind %s to %s with %q: %w", s.Queue, s.BoundTo(), p, err)
+			}
+		}
+		for _, p := range stale {
+			if err := ch.QueueUnbind(s.Queue, p, s.BoundTo(), nil); err != nil {
+				return fmt.Errorf("unbind %s from %s with %q: %w", s.Queue, s.BoundTo(), p, err)
+			}
+		}
+		return nil
+	})
+}
+
+// withChannel runs fn on a channel of a connection of its own to url,
+// closed afterwards: for the few calls that change the topology.
+func withChannel(url string, fn func(*amqp.Channel) error) (err error) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, ignoreClosed(conn.Close())) }()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	return fn(ch)
 }
 
 // quorumDeliveryLimit is how often a quorum queue hands out one message

@@ -30,6 +30,27 @@ type User struct {
 	// Publish is a regex over the routing keys the user may publish to the
 	// events exchange (a topic permission); "" when it publishes no events.
 	Publish string
+	// Bind is a regex over the routing keys the user may bind a queue to
+	// on the events exchange with (a topic permission's read); "" when it
+	// binds nothing: brokersetup binds, as an administrator, except for a
+	// queue BoundByConsumer.
+	Bind string
+}
+
+// TopicRule is the user's topic permission on the events exchange: what it
+// may publish (write) and bind (read); ok is false when it needs none.
+func (u User) TopicRule() (write, read string, ok bool) {
+	if u.Publish == "" && u.Bind == "" {
+		return "", "", false
+	}
+	write, read = u.Publish, u.Bind
+	if write == "" {
+		write = Nothing
+	}
+	if read == "" {
+		read = Nothing
+	}
+	return write, read, true
 }
 
 // Nothing is the permission regex that matches no name.
@@ -136,17 +157,16 @@ func (m *Management) ApplyUsers(ctx context.Context, vhost string, users []User,
 			return fmt.Errorf("permissions of %s: %w", u.Name, err)
 		}
 		topic := m.vhostPath("topic-permissions", vhost, u.Name)
-		if u.Publish == "" {
-			// No events to publish: no write permission on the exchange
-			// either, so no topic permission is needed; drop an old one.
+		write, read, ok := u.TopicRule()
+		if !ok {
+			// No events to publish and no queue to bind: no topic
+			// permission is needed; drop an old one.
 			if err := m.Do(ctx, http.MethodDelete, topic, nil, nil); err != nil && !isNotFound(err) {
 				return fmt.Errorf("topic permissions of %s: %w", u.Name, err)
 			}
 			continue
 		}
-		// Read is about binding queues to the exchange by routing key,
-		// which no service does: brokersetup binds, as an administrator.
-		rule := map[string]string{"exchange": EventsExchange, "write": u.Publish, "read": Nothing}
+		rule := map[string]string{"exchange": EventsExchange, "write": write, "read": read}
 		if err := m.Do(ctx, http.MethodPut, topic, rule, nil); err != nil {
 			return fmt.Errorf("topic permissions of %s: %w", u.Name, err)
 		}

@@ -56,8 +56,8 @@ func Definitions(vhost, admin, adminPassword string) ([]byte, error) {
 	for _, u := range topology.Users() {
 		d.Users = append(d.Users, user{u.Name, passwordHash(u.Name, topology.DevPassword(u.Name)), sha256Algorithm, append([]string{}, u.Tags...)})
 		d.Permissions = append(d.Permissions, permission{u.Name, vhost, u.Configure, u.Write, u.Read})
-		if u.Publish != "" {
-			d.TopicPermissions = append(d.TopicPermissions, topicPermission{u.Name, vhost, amqpx.EventsExchange, u.Publish, amqpx.Nothing})
+		if write, read, ok := u.TopicRule(); ok {
+			d.TopicPermissions = append(d.TopicPermissions, topicPermission{u.Name, vhost, amqpx.EventsExchange, write, read})
 		}
 	}
 	return json.MarshalIndent(d, "", "  ")
@@ -163,11 +163,11 @@ func K8s(cluster string) ([]byte, error) {
 		perm.Spec.Permissions.Configure, perm.Spec.Permissions.Write, perm.Spec.Permissions.Read = u.Configure, u.Write, u.Read
 		perm.Spec.RabbitmqClusterReference = MTOName{cluster}
 		objects := []any{user, perm}
-		if u.Publish != "" {
+		if write, read, ok := u.TopicRule(); ok {
 			var topic MTOTopicPermission
 			topic.MTOObject = object("TopicPermission")
 			topic.Spec.UserReference, topic.Spec.Vhost = &MTOName{name}, "/"
-			topic.Spec.Permissions.Exchange, topic.Spec.Permissions.Write, topic.Spec.Permissions.Read = amqpx.EventsExchange, u.Publish, amqpx.Nothing
+			topic.Spec.Permissions.Exchange, topic.Spec.Permissions.Write, topic.Spec.Permissions.Read = amqpx.EventsExchange, write, read
 			topic.Spec.RabbitmqClusterReference = MTOName{cluster}
 			objects = append(objects, topic)
 		}

@@ -111,3 +111,12 @@ func drain(t testing.TB, ch *amqp.Channel, queue string) []amqp.Delivery {
 		got = append(got, d)
 	}
 }
+
+// Channel is a channel on a connection of its own to amqpURL, closed when
+// the test ends: for a test that changes the broker by hand.
+func Channel(t testing.TB, amqpURL string) *amqp.Channel {
+	t.Helper()
+	conn, ch := dial(t, amqpURL)
+	t.Cleanup(func() { _ = conn.Close() })
+	return ch
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -116,4 +117,24 @@ func BrokerUser(t testing.TB, amqpURL string, u amqpx.User) string {
 		t.Fatalf("create broker user %s: %v", u.Name, err)
 	}
 	return UserURL(amqpURL, u.Name)
+}
+
+// Bindings lists the routing keys queue is bound to on exchange, sorted.
+func (a *API) Bindings(queue, exchange string) ([]string, error) {
+	var bindings []struct {
+		Source     string `json:"source"`
+		RoutingKey string `json:"routing_key"`
+	}
+	path := "/api/queues/" + url.PathEscape(a.VHost) + "/" + url.PathEscape(queue) + "/bindings"
+	if err := a.Do(context.Background(), http.MethodGet, path, nil, &bindings); err != nil {
+		return nil, err
+	}
+	keys := []string{}
+	for _, b := range bindings {
+		if b.Source == exchange {
+			keys = append(keys, b.RoutingKey)
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
 }

@@ -39,9 +39,11 @@ var (
 
 	AuditAllEvents = amqpx.Subscription{Queue: "audit.all-events", Patterns: []string{"#"}}
 
-	// Every event, for the endpoints finance registers (services/webhooks):
-	// which of them an endpoint receives is decided per endpoint.
-	WebhooksEvents = amqpx.Subscription{Queue: "webhooks.events", Patterns: []string{"expense.*.*", "reimbursement.*.*", "ledger.*.*"}}
+	// The events finance's endpoints subscribe to (services/webhooks): any
+	// of these families, but bound by the webhooks service itself to what
+	// its endpoints want, so that with no endpoint nothing is delivered.
+	WebhooksEvents = amqpx.Subscription{Queue: "webhooks.events", Patterns: []string{"expense.*.*", "reimbursement.*.*", "ledger.*.*"},
+		BoundByConsumer: true}
 
 	// Commands: each service's queue on the commands exchange, bound to
 	// exactly the commands (and versions) it handles.
@@ -76,7 +78,9 @@ const Operator = amqpx.Operator
 // there only the routing keys of the events it owns), to the dead-letter
 // exchange and, if it sends commands, to the commands exchange (a direct
 // exchange has no topic permissions: the receiving consumer checks that
-// the sender is the one events.Owner names). It can configure no exchange and no binding. The
+// the sender is the one events.Owner names). It can configure no exchange and no binding,
+// except that the consumer of a queue BoundByConsumer may bind that queue
+// to its exchange (write on the queue, read on the exchange). The
 // operator may read every dead-letter queue and the unrouted queue, and
 // write to the default exchange, through which a replay goes straight back
 // to the queue a letter failed in, naming the letter's original publisher.
@@ -87,13 +91,30 @@ func Users() []amqpx.User {
 		for _, s := range All[service] {
 			queues = append(queues, s.Queue)
 		}
-		u := amqpx.User{Name: service, Configure: amqpx.OneOf(queues...), Read: amqpx.OneOf(queues...), Write: amqpx.OneOf(amqpx.DeadLetterExchange)}
+		var write []string
 		if keys := events.OwnedRoutingKeys(service); len(keys) > 0 {
-			u.Write = amqpx.OneOf(amqpx.EventsExchange, amqpx.DeadLetterExchange)
-			u.Publish = amqpx.StartsWith(keys...)
+			write = append(write, amqpx.EventsExchange)
 		}
 		if events.SendsCommands(service) { // approval's void orchestrator
-			u.Write = amqpx.OneOf(amqpx.EventsExchange, amqpx.CommandsExchange, amqpx.DeadLetterExchange)
+			write = append(write, amqpx.CommandsExchange)
+		}
+		write, read := append(write, amqpx.DeadLetterExchange), queues
+		var families []string // the first words of what it may bind itself
+		for _, s := range All[service] {
+			if s.BoundByConsumer { // binding takes write on the queue, read on the exchange
+				write, read = append(write, s.Queue), append(read, s.BoundTo())
+				for _, p := range s.Patterns {
+					first, _, _ := strings.Cut(p, ".")
+					families = append(families, first+".")
+				}
+			}
+		}
+		u := amqpx.User{Name: service, Configure: amqpx.OneOf(queues...), Read: amqpx.OneOf(read...), Write: amqpx.OneOf(write...)}
+		if len(families) > 0 {
+			u.Bind = amqpx.StartsWith(families...)
+		}
+		if keys := events.OwnedRoutingKeys(service); len(keys) > 0 {
+			u.Publish = amqpx.StartsWith(keys...)
 		}
 		users = append(users, u)
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/expenseflow/expenseflow/services/webhooks/internal/domain"
 )
 
-// Store keeps endpoints, the events they receive and their deliveries.
+// Store keeps endpoints, the events they receive and their deliveries,
+// and what the queue is bound to.
 type Store interface {
+	BindingStore
 	CreateEndpoint(ctx context.Context, e *domain.Endpoint) error
 	// Endpoints lists every endpoint, oldest first.
 	Endpoints(ctx context.Context) ([]domain.Endpoint, error)
@@ -101,20 +103,27 @@ type Config struct {
 	RotationOverlap time.Duration
 }
 
-// App wires the use cases to the store, the sender, clock and ids.
+// App wires the use cases to the store, the sender, the queue's bindings,
+// clock and ids.
 type App struct {
-	store   Store
-	send    Sender
-	cfg     Config
-	metrics *Metrics
-	now     func() time.Time
-	newID   func() string
-	wake    chan struct{}
+	store    Store
+	bound    BindingStore // the store, seen as the bindings' record
+	bindings Bindings
+	families []string // what endpoints may receive (topology.WebhooksEvents)
+	send     Sender
+	cfg      Config
+	metrics  *Metrics
+	now      func() time.Time
+	newID    func() string
+	wake     chan struct{}
 }
 
-// New returns the webhooks application.
-func New(store Store, send Sender, cfg Config, metrics *Metrics, now func() time.Time, newID func() string) *App {
-	return &App{store: store, send: send, cfg: cfg, metrics: metrics, now: now, newID: newID, wake: make(chan struct{}, 1)}
+// New returns the webhooks application. families are the event families an
+// endpoint may receive, as routing-key patterns; bindings binds the queue
+// to those an endpoint wants.
+func New(store Store, bindings Bindings, families []string, send Sender, cfg Config, metrics *Metrics, now func() time.Time, newID func() string) *App {
+	return &App{store: store, bound: store, bindings: bindings, families: families, send: send, cfg: cfg, metrics: metrics,
+		now: now, newID: newID, wake: make(chan struct{}, 1)}
 }
 
 // Wake tells the dispatcher there may be work now, without waiting for its

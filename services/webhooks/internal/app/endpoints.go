@@ -25,6 +25,16 @@ func (a *App) CreateEndpoint(ctx context.Context, caller auth.Principal, in NewE
 	if err != nil {
 		return nil, err
 	}
+	// Bound before it exists: every event published once it exists reaches
+	// the queue (bindings.go).
+	release, err := a.bound.LockBindings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if err := a.bindFor(ctx, e); err != nil {
+		return nil, err
+	}
 	return e, a.store.CreateEndpoint(ctx, e)
 }
 
@@ -50,7 +60,14 @@ func (a *App) DeleteEndpoint(ctx context.Context, caller auth.Principal, id stri
 	if _, err := Access.Allow(caller, DeleteEndpoint); err != nil {
 		return err
 	}
-	return a.store.DeleteEndpoint(ctx, id)
+	if err := a.store.DeleteEndpoint(ctx, id); err != nil {
+		return err
+	}
+	// What no endpoint wants any more is unbound now, or, if the broker
+	// cannot be reached, by the next reconciliation: the endpoint is gone
+	// either way.
+	_ = a.ReconcileBindings(ctx)
+	return nil
 }
 
 // RotateSecret gives an endpoint a new secret, returned this once; the old

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,5 +153,27 @@ func TestAnAttemptsOutcome(t *testing.T) {
 	d.Record(domain.Attempt{At: now, StatusCode: 204}, schedule, e)
 	if d.Status != domain.DeliveryDelivered || d.DeliveredAt == nil || e.FailedInARow != 0 || d.LastError != "" {
 		t.Errorf("after a 204: %+v, endpoint %d failed in a row", d, e.FailedInARow)
+	}
+}
+
+func TestBindingsCoverEveryPatternAndNoMore(t *testing.T) {
+	families := []string{"expense.*.*", "reimbursement.*.*", "ledger.*.*"}
+	for _, c := range []struct {
+		patterns, want []string
+	}{
+		{nil, []string{}},
+		{[]string{"expense.approved.*"}, []string{"expense.approved.*"}},
+		{[]string{"expense.approved.*", "reimbursement.paid.v1", "expense.approved.*"}, []string{"expense.approved.*", "reimbursement.paid.v1"}},
+		{[]string{"ledger.#"}, []string{"ledger.#"}},
+		// Patterns whose first word is not a family could match any family.
+		{[]string{"#"}, []string{"expense.*.*", "ledger.*.*", "reimbursement.*.*"}},
+		{[]string{"*.approved.*", "expense.submitted.*"}, []string{"expense.*.*", "expense.submitted.*", "ledger.*.*", "reimbursement.*.*"}},
+		// A family the queue may not receive binds nothing.
+		{[]string{"webhook.endpoint_disabled.*"}, []string{}},
+	} {
+		got := domain.Bindings(c.patterns, families)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("Bindings(%v) = %v, want %v", c.patterns, got, c.want)
+		}
 	}
 }

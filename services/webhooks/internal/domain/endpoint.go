@@ -9,7 +9,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,4 +165,27 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 // changes nothing.
 func (e *Endpoint) Enable() {
 	e.Status, e.DisabledReason, e.FailedInARow = EndpointEnabled, "", 0
+}
+
+// Bindings is what the service's queue must be bound to for endpoints with
+// these patterns, out of families (the event families endpoints may
+// receive, each a pattern "<word>.*.*"): a pattern whose first word names a
+// family is bound as it is, one that names another family can match nothing
+// the service may receive and binds nothing, and one that starts with a
+// wildcard ("#", "*.approved.*") could match every family, so it binds them
+// all. Sorted, without repeats.
+func Bindings(patterns, families []string) []string {
+	set := map[string]bool{}
+	for _, p := range patterns {
+		first, _, _ := strings.Cut(p, ".")
+		switch {
+		case first == "*" || first == "#":
+			for _, f := range families {
+				set[f] = true
+			}
+		case slices.ContainsFunc(families, func(f string) bool { return strings.HasPrefix(f, first+".") }):
+			set[p] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/expenseflow/expenseflow/services/webhooks/internal/app"
 )
 
-// Wire names: the queue, its bindings and the handler (also the inbox
-// consumer). The queue takes every event of every version; which of them
-// an endpoint gets is its own patterns' business.
+// Wire names: the queue, the families it may be bound to and the handler
+// (also the inbox consumer). The queue is bound by this service to what its
+// endpoints subscribe to (app/bindings.go), every version of it.
 var (
 	Events        = topology.WebhooksEvents
 	Subscriptions = topology.All["webhooks"]
@@ -37,4 +37,13 @@ func Register(r *amqpx.Router, a *app.App) {
 		}
 		return a.Accept(ctx, inbox.Key{Consumer: acceptHandler, EventID: env.ID}, env, body)
 	})
+}
+
+// Bindings binds the service's queue, as its own broker user (which may
+// bind this queue and no other), to the patterns its endpoints want.
+type Bindings struct{ AMQPURL string }
+
+// Rebind binds the queue to patterns and unbinds it from stale.
+func (b Bindings) Rebind(patterns, stale []string) error {
+	return amqpx.Rebind(b.AMQPURL, Events, patterns, stale)
 }

@@ -28,10 +28,17 @@ var migrationFiles embed.FS
 var Migrations = postgres.EmbeddedMigrations("webhooks", migrationFiles, "migrations")
 
 // Store is the webhooks store (app.Store).
-type Store struct{ db *gorm.DB }
+type Store struct {
+	db *gorm.DB
+	// binding is held by the one caller of this process that waits for, or
+	// holds, the bindings lock: the others wait here, without a database
+	// connection, so that waiting callers cannot take the whole pool while
+	// the holder needs a connection to finish.
+	binding chan struct{}
+}
 
 // NewStore returns the store on db.
-func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+func NewStore(db *gorm.DB) *Store { return &Store{db: db, binding: make(chan struct{}, 1)} }
 
 type endpointRow struct {
 	ID             string `gorm:"primaryKey"`
@@ -387,5 +394,68 @@ func (s *Store) Record(ctx context.Context, claim string, a domain.Attempt, appl
 			// enabling the endpoint sends its delivery again.
 			Updates(map[string]any{"status": domain.DeliveryFailed, "last_error": domain.FailedBecauseDisabled,
 				"claim_token": "", "claimed_until": nil}).Error
+	})
+}
+
+// bindingsLock is the advisory lock key under which the queue's bindings
+// change (any number: it only has to be the same in every instance).
+const bindingsLock = 8086_0001
+
+// LockBindings takes the lock under which the queue's bindings change, on a
+// connection of its own, and returns its release. A session lock, not a
+// transaction: it is held while the broker is asked to bind or unbind, and
+// no transaction may stay open across a call (it would hold back every
+// outbox relay on the server); the lock holds back only another change of
+// bindings.
+func (s *Store) LockBindings(ctx context.Context) (release func(), err error) {
+	select {
+	case s.binding <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	unlocked := func() { <-s.binding }
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		unlocked()
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		unlocked()
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, bindingsLock); err != nil {
+		_ = conn.Close()
+		unlocked()
+		return nil, err
+	}
+	return func() {
+		// Unlock even if ctx has ended; closing the session would too.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, bindingsLock)
+		_ = conn.Close()
+		unlocked()
+	}, nil
+}
+
+// Bound lists the patterns the queue is bound to, as recorded.
+func (s *Store) Bound(ctx context.Context) ([]string, error) {
+	var patterns []string
+	err := postgres.Conn(ctx, s.db).Raw(`SELECT pattern FROM webhook_bindings ORDER BY pattern`).Scan(&patterns).Error
+	return patterns, err
+}
+
+// RecordBound records that the queue is now bound to added and no longer
+// to removed.
+func (s *Store) RecordBound(ctx context.Context, added, removed []string) error {
+	return postgres.Transaction(ctx, s.db, func(tx *gorm.DB) error {
+		for _, p := range added {
+			if err := tx.Exec(`INSERT INTO webhook_bindings (pattern) VALUES (?) ON CONFLICT DO NOTHING`, p).Error; err != nil {
+				return err
+			}
+		}
+		if len(removed) == 0 {
+			return nil
+		}
+		return tx.Exec(`DELETE FROM webhook_bindings WHERE pattern IN ?`, removed).Error
 	})
 }

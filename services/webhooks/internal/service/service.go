@@ -99,13 +99,20 @@ func New(ctx context.Context, cfg Config) (*platform.Platform, error) {
 		p.Log.Warn("WEBHOOK_ALLOW_PRIVATE: webhooks may be sent to private and loopback addresses. Never run like this in production.")
 	}
 	p.Metrics.MustRegister(postgres.NewBacklogCollector(p.DB))
-	a := app.New(postgres.NewStore(p.DB), sender.New(cfg.Timeout, cfg.AllowPrivate), cfg.app(),
+	a := app.New(postgres.NewStore(p.DB), messaging.Bindings{AMQPURL: cfg.AMQPURL}, messaging.Events.Patterns,
+		sender.New(cfg.Timeout, cfg.AllowPrivate), cfg.app(),
 		app.NewMetrics(p.Metrics), time.Now, newID)
 	messaging.Register(p.Router, a)
 	httpapi.Register(p.API, a)
 	p.Go(func(ctx context.Context) error { return a.Dispatch(ctx, p.Log) })
+	p.Go(func(ctx context.Context) error { return a.KeepBindings(ctx, bindingsCheck, p.Log) })
 	return p, nil
 }
+
+// bindingsCheck is how often the queue's bindings are compared with what
+// the endpoints want (they change with every endpoint created or deleted;
+// this is for a broker that lost them).
+const bindingsCheck = 5 * time.Minute
 
 // newID returns a UUIDv7: ids in creation order, which lists page by.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }

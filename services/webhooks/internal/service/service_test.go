@@ -62,6 +62,7 @@ func quick(cfg *service.Config) {
 // stack is one webhooks service under test, with its broker vhost.
 type stack struct {
 	testinfra.Client
+	api     *testinfra.API // the management API, on the service's vhost
 	amqpURL string
 	db      *gorm.DB
 	cfg     service.Config
@@ -76,10 +77,13 @@ func startWebhooks(t *testing.T, edit func(*service.Config)) stack {
 	if err := platform.Fill(&cfg); err != nil { // the defaults the binary runs with
 		t.Fatal(err)
 	}
-	cfg.Config, _ = testinfra.PlatformConfig(t, "webhooks")
+	var api *testinfra.API
+	cfg.Config, api = testinfra.PlatformConfig(t, "webhooks")
 	quick(&cfg)
 	edit(&cfg)
-	return runWith(t, cfg)
+	s := runWith(t, cfg)
+	s.api = api
+	return s
 }
 
 // runWith starts the service with cfg until stop is called or the test
