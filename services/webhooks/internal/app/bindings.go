@@ -22,7 +22,10 @@ import (
 //     reconciliation removes it);
 //   - a binding is removed only after the last endpoint wanting it is gone;
 //   - both hold one lock (Store.LockBindings), so a removal cannot decide on
-//     an endpoint list that a creation is about to change.
+//     an endpoint list that a creation is about to change;
+//   - a pattern is recorded as bound before it is bound, and forgotten only
+//     after it is unbound, so a crash in between leaves a record, and the
+//     next reconciliation unbinds what no endpoint wants.
 
 // Bindings is the queue's side of the broker: bind to patterns, unbind
 // from stale.
@@ -40,10 +43,13 @@ type BindingStore interface {
 // bindFor binds the queue to what e needs, under the lock the caller holds.
 func (a *App) bindFor(ctx context.Context, e *domain.Endpoint) error {
 	patterns := domain.Bindings(e.EventTypes, a.families)
+	if err := a.bound.RecordBound(ctx, patterns, nil); err != nil {
+		return err
+	}
 	if err := a.bindings.Rebind(patterns, nil); err != nil {
 		return fmt.Errorf("%w (%v)", apperr.New(apperr.Unavailable, "the message broker could not subscribe the endpoint; try again"), err)
 	}
-	return a.bound.RecordBound(ctx, patterns, nil)
+	return nil
 }
 
 // ReconcileBindings binds the queue to everything the endpoints want (again:
@@ -69,10 +75,13 @@ func (a *App) ReconcileBindings(ctx context.Context) error {
 		return err
 	}
 	stale := slices.DeleteFunc(bound, func(p string) bool { return slices.Contains(wanted, p) })
+	if err := a.bound.RecordBound(ctx, wanted, nil); err != nil {
+		return err
+	}
 	if err := a.bindings.Rebind(wanted, stale); err != nil {
 		return err
 	}
-	return a.bound.RecordBound(ctx, wanted, stale)
+	return a.bound.RecordBound(ctx, nil, stale)
 }
 
 // KeepBindings reconciles the bindings at start, until that succeeds, and
