@@ -103,7 +103,7 @@ func TestAsyncAPIQueuesListWhatTheirBindingsRoute(t *testing.T) {
 	for name, q := range queues {
 		var want []string
 		for _, key := range doc.EventChannels() {
-			if slices.ContainsFunc(q.Bindings.AMQP.BindingKeys, func(p string) bool { return topicMatches(p, key) }) {
+			if slices.ContainsFunc(q.Bindings.AMQP.BindingKeys, func(p string) bool { return events.Matches(p, key) }) {
 				want = append(want, key)
 			}
 		}
@@ -112,47 +112,6 @@ func TestAsyncAPIQueuesListWhatTheirBindingsRoute(t *testing.T) {
 				testinfra.AsyncAPIPath, name, q.Bindings.AMQP.BindingKeys, got, want)
 		}
 	}
-}
-
-func TestTopicMatches(t *testing.T) {
-	for _, c := range []struct {
-		pattern, key string
-		want         bool
-	}{
-		{"expense.*.*", "expense.approved.v1", true},
-		{"expense.*.*", "expense.approved", false},
-		{"expense.approved.*", "expense.approved.v2", true},
-		{"expense.approved.*", "expense.rejected.v1", false},
-		{"#", "ledger.entry_posted.v1", true},
-		{"expense.#", "expense", true},
-		{"#.v1", "reimbursement.paid.v1", true},
-		{"*.paid.#", "reimbursement.paid.v1", true},
-		{"reimbursement.paid.*", "reimbursement.paid.v1.extra", false},
-	} {
-		if got := topicMatches(c.pattern, c.key); got != c.want {
-			t.Errorf("topicMatches(%q, %q) = %v", c.pattern, c.key, got)
-		}
-	}
-}
-
-// topicMatches is RabbitMQ's topic matching: words are separated by dots,
-// "*" stands for exactly one word and "#" for zero or more.
-func topicMatches(pattern, key string) bool {
-	var match func(p, k []string) bool
-	match = func(p, k []string) bool {
-		switch {
-		case len(p) == 0:
-			return len(k) == 0
-		case p[0] == "#":
-			return match(p[1:], k) || (len(k) > 0 && match(p, k[1:]))
-		case len(k) == 0:
-			return false
-		case p[0] == "*" || p[0] == k[0]:
-			return match(p[1:], k[1:])
-		}
-		return false
-	}
-	return match(strings.Split(pattern, "."), strings.Split(key, "."))
 }
 
 // typeConstants reads the values of the exported string constants named

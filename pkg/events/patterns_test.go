@@ -22,6 +22,12 @@ func TestMatchesLikeTheBroker(t *testing.T) {
 		{"reimbursement.paid.*", "reimbursement.failed.v1", false},
 		{"*.paid.*", "reimbursement.paid.v1", true},
 		{"*", "expense.approved.v1", false},
+		{"expense.*.*", "expense.approved.v1", true},
+		{"expense.*.*", "expense.approved", false},
+		{"expense.approved.*", "expense.rejected.v1", false},
+		{"#.v1", "reimbursement.paid.v1", true},
+		{"*.paid.#", "reimbursement.paid.v1", true},
+		{"reimbursement.paid.*", "reimbursement.paid.v1.extra", false},
 	}
 	for _, tc := range cases {
 		if got := events.Matches(tc.pattern, tc.key); got != tc.want {
