@@ -136,10 +136,17 @@ func NewRelay(db *gorm.DB, out message.Publisher, poll time.Duration, log *slog.
 	return &Relay{forwarder: fwd, wake: wake, db: sqlDB, log: log, stop: stop}, nil
 }
 
-// Run relays until ctx ends.
+// Run relays until ctx ends or the relay is closed, and returns once its
+// listening has ended too.
 func (r *Relay) Run(ctx context.Context) error {
-	context.AfterFunc(ctx, r.stop)
-	go r.wake.listen(ctx, r.db, r.log)
+	ctx, cancel := context.WithCancel(ctx)
+	context.AfterFunc(ctx, r.stop) // ends any wait in wake
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		r.wake.listen(ctx, r.db, r.log)
+	}()
+	defer func() { cancel(); <-listening }()
 	return r.forwarder.Run(ctx)
 }
 
