@@ -63,3 +63,8 @@ screenshots: ## the console's screenshots in docs/images, taken by its browser t
 bench: build ## FLOWS (3000) through a fresh stack against pgbench's ceiling in the same run (RATE= flows/s paces it; PGSS=1 loads pg_stat_statements); report in results/
 	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/soak
 	@FLOWS=$(FLOWS) CONCURRENCY=$(CONCURRENCY) RATE=$(RATE) PGSS=$(PGSS) scripts/bench.sh
+
+.PHONY: bench-broker
+bench-broker: ## what a flow's messages cost RabbitMQ with no service behind them, and the best ratio to pgbench's ceiling that leaves; report in results/
+	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/brokerfloor
+	bin/brokerfloor -out results/broker-floor-$$(date -u +%Y%m%dT%H%M%SZ).md

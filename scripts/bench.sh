@@ -8,14 +8,25 @@
 #   FLOWS (3000), CONCURRENCY (96: enough flows at once to keep two cores busy), RATE (0: throughput), PGBENCH_FOR (30s)
 #   PGSS=1  load pg_stat_statements first (ALTER SYSTEM + a PostgreSQL
 #           restart: every client of this server sees it)
+# A server with autovacuum off (CI machines often turn it off) never analyzes
+# a table, so a statement planned while its table was small keeps that plan
+# as the table grows (docs/performance.md, "A plan made for an empty table"):
+# autovacuum is turned on for the run, as on any real server, and back off
+# after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/dev-env.sh
+admin="${PG_BASE_URL}/postgres?sslmode=disable"
+if [[ "$(psql "$admin" -qtAc "SHOW autovacuum")" == off ]]; then
+  echo "== autovacuum is off on this server: on for this run, off again after it"
+  psql "$admin" -qtAc "ALTER SYSTEM SET autovacuum = on" -c "SELECT pg_reload_conf()" >/dev/null
+  trap 'psql "$admin" -qtAc "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
+fi
 if [[ "${PGSS:-}" == 1 ]]; then
-  libs=$(psql "${PG_BASE_URL}/postgres?sslmode=disable" -qtAc "SHOW shared_preload_libraries")
+  libs=$(psql "$admin" -qtAc "SHOW shared_preload_libraries")
   if [[ "$libs" != *pg_stat_statements* ]]; then
     echo "== loading pg_stat_statements (restarts PostgreSQL)"
-    psql "${PG_BASE_URL}/postgres?sslmode=disable" -qtAc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+    psql "$admin" -qtAc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main restart
   fi
 fi

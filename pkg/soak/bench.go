@@ -46,8 +46,10 @@ const FlowCommits = 25
 
 // Bench is the measurement around one run.
 type Bench struct {
-	Dir        string  // where the report and the plot go
-	PgbenchTPS float64 // pgbench -N at 8 clients
+	Dir        string        // where the report and the plot go
+	PgbenchTPS float64       // pgbench -N at 8 clients
+	PgbenchCPU time.Duration // the machine's CPU per pgbench transaction
+	Settings   string        // the PostgreSQL settings that decide what a commit costs, and autovacuum
 	CPU        map[string]time.Duration
 	Commits    int64 // transactions committed in the services' databases
 	Statements []Statement
@@ -172,47 +174,67 @@ func commits(ctx context.Context, src invariants.Sources) (int64, error) {
 	return total, nil
 }
 
-var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+var (
+	tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+	txLine  = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+)
 
 // Pgbench runs pgbench -N at 8 clients for duration on a scratch database
-// created (and dropped afterwards) through adminDSN, and returns its tps.
-func Pgbench(ctx context.Context, adminDSN string, duration time.Duration, log func(string)) (float64, error) {
+// created (and dropped afterwards) through adminDSN, and returns its tps
+// and the CPU the whole machine spent per transaction meanwhile
+// (PostgreSQL's and pgbench's own, with whatever else ran: an upper bound).
+func Pgbench(ctx context.Context, adminDSN string, duration time.Duration, log func(string)) (tps float64, perTx time.Duration, err error) {
 	const db = "expenseflow_pgbench"
 	conn, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") }()
 	cfg, err := pgx.ParseConfig(adminDSN)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	args := []string{"-h", cfg.Host, "-p", strconv.Itoa(int(cfg.Port)), "-U", cfg.User}
 	env := append(os.Environ(), "PGPASSWORD="+cfg.Password)
 	init := exec.CommandContext(ctx, "pgbench", append(args, "-i", "-q", "-s", "10", db)...)
 	init.Env = env
 	if out, err := init.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("pgbench -i: %w: %s", err, out)
+		return 0, 0, fmt.Errorf("pgbench -i: %w: %s", err, out)
 	}
 	log(fmt.Sprintf("pgbench -N -c 8 -j 2 -T %d (the database's ceiling, on this machine, now)", int(duration.Seconds())))
 	run := exec.CommandContext(ctx, "pgbench", append(args, "-N", "-c", "8", "-j", "2", "-T", strconv.Itoa(int(duration.Seconds())), db)...)
 	run.Env = env
+	before, err := machineCPU()
+	if err != nil {
+		return 0, 0, err
+	}
 	out, err := run.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench -N: %w: %s", err, out)
+		return 0, 0, fmt.Errorf("pgbench -N: %w: %s", err, out)
 	}
-	m := tpsLine.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("pgbench printed no tps: %s", out)
+	after, err := machineCPU()
+	if err != nil {
+		return 0, 0, err
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	m, n := tpsLine.FindSubmatch(out), txLine.FindSubmatch(out)
+	if m == nil || n == nil {
+		return 0, 0, fmt.Errorf("pgbench printed no tps: %s", out)
+	}
+	if tps, err = strconv.ParseFloat(string(m[1]), 64); err != nil {
+		return 0, 0, err
+	}
+	txs, err := strconv.ParseInt(string(n[1]), 10, 64)
+	if err != nil || txs == 0 {
+		return 0, 0, fmt.Errorf("pgbench processed no transaction: %s", out)
+	}
+	return tps, (after - before) / time.Duration(txs), nil
 }
 
 // statementsReset reports whether pg_stat_statements is loaded (it must be
@@ -233,6 +255,27 @@ func statementsReset(ctx context.Context, dsn string) bool {
 		_, err = conn.Exec(ctx, "SELECT pg_stat_statements_reset()")
 	}
 	return err == nil
+}
+
+// serverSettings names the settings a reader of the report needs to trust
+// its figures: durability on (fsync, synchronous_commit) and autovacuum
+// (without it no table is ever analyzed; docs/performance.md says what that
+// did to a plan).
+func serverSettings(ctx context.Context, dsn string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var out []string
+	for _, name := range []string{"fsync", "synchronous_commit", "autovacuum", "shared_buffers"} {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v); err != nil {
+			return "", err
+		}
+		out = append(out, name+" "+v)
+	}
+	return strings.Join(out, ", "), nil
 }
 
 // topStatements returns the n statements of the whole server that took the
@@ -281,11 +324,14 @@ func startBench(ctx context.Context, cfg Config) (*benchRun, error) {
 	br := &benchRun{b: Bench{Dir: cfg.Bench.Dir}, pgssFrom: cfg.Sources.DSN("approval")}
 	var err error
 	log := func(s string) { fmt.Fprintln(cfg.Progress, s) }
-	if br.b.PgbenchTPS, err = Pgbench(ctx, cfg.Bench.AdminDSN, cfg.Bench.PgbenchFor, log); err != nil {
+	if br.b.PgbenchTPS, br.b.PgbenchCPU, err = Pgbench(ctx, cfg.Bench.AdminDSN, cfg.Bench.PgbenchFor, log); err != nil {
 		return nil, err
 	}
 	log(fmt.Sprintf("pgbench: %.0f tps, a ceiling of %.1f flows/s", br.b.PgbenchTPS, br.b.Ceiling()))
 	br.pgss = statementsReset(ctx, br.pgssFrom)
+	if br.b.Settings, err = serverSettings(ctx, cfg.Bench.AdminDSN); err != nil {
+		return nil, err
+	}
 	if cfg.Bench.PidDir != "" {
 		br.b.Services = services(cfg.Bench.PidDir, cfg.Bench.BinDir) // idle: the flows have not begun
 	}
@@ -396,10 +442,18 @@ func (b *Bench) Report(res Result, cfg Config) string {
 	if cfg.Rate > 0 {
 		fmt.Fprintf(&w, ", paced at %.1f flows/s", cfg.Rate)
 	}
-	fmt.Fprintf(&w, ".\n\n| figure | value |\n|---|---|\n")
+	fmt.Fprintf(&w, ".\n")
+	if b.Settings != "" {
+		fmt.Fprintf(&w, "PostgreSQL: %s.\n", b.Settings)
+	}
+	fmt.Fprintf(&w, "\n| figure | value |\n|---|---|\n")
 	fmt.Fprintf(&w, "| flows/s | **%.1f** (%d done, %d failed, in %s) |\n", rate, done, res.Failed, res.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(&w, "| pgbench -N, 8 clients | %.0f tps |\n", b.PgbenchTPS)
 	fmt.Fprintf(&w, "| ceiling = tps ÷ %d commits per flow | %.1f flows/s |\n", FlowCommits, b.Ceiling())
+	if b.PgbenchCPU > 0 {
+		fmt.Fprintf(&w, "| the machine's CPU per pgbench transaction (× %d: a flow's share at the ceiling) | %.3f ms (%.1f ms) |\n",
+			FlowCommits, ms(b.PgbenchCPU), ms(b.PgbenchCPU)*FlowCommits)
+	}
 	if b.Ceiling() > 0 && cfg.Rate == 0 {
 		fmt.Fprintf(&w, "| **ratio to the ceiling** | **%.2f** |\n", rate/b.Ceiling())
 	} else if b.Ceiling() > 0 {
