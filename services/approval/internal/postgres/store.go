@@ -214,19 +214,35 @@ type viewRow struct {
 
 func (viewRow) TableName() string { return "expense_views" }
 
-// Project creates the view row if needed, locks it, applies the event and
-// saves it — in the same transaction as the inbox record, so a redelivered
-// event is skipped and a crash halfway leaves nothing behind.
+// Project applies an event to its claim's view — in the same transaction as
+// the inbox record, so a redelivered event is skipped and a crash halfway
+// leaves nothing behind. The row is locked while the event is applied,
+// since several consumers apply a claim's events side by side.
+//
+// Two statements either way: a claim's first event finds no row and
+// inserts it whole; every later one locks the row and updates it. Two
+// first events racing both find no row; one insert wins, the other waits
+// on it, does nothing, and then applies its event to the winner's row.
 func (s *Views) Project(ctx context.Context, key inbox.Key, expenseID string, apply func(*app.View)) error {
 	return inbox.Once(ctx, s.db, key, func(tx *gorm.DB) error {
-		if err := tx.Table(s.table).Clauses(clause.OnConflict{DoNothing: true}).Create(&viewRow{ID: expenseID}).Error; err != nil {
+		var rows []viewRow
+		if err := tx.Table(s.table).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", expenseID).Find(&rows).Error; err != nil {
 			return err
 		}
-		var row viewRow
-		if err := tx.Table(s.table).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", expenseID).Error; err != nil {
-			return err
+		if len(rows) == 0 {
+			v := viewRow{ID: expenseID}.view()
+			apply(&v)
+			first := fromView(v)
+			created := tx.Table(s.table).Clauses(clause.OnConflict{DoNothing: true}).Create(&first)
+			if created.Error != nil || created.RowsAffected == 1 {
+				return created.Error
+			}
+			// Another consumer inserted the row meanwhile: apply to that.
+			if err := tx.Table(s.table).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", expenseID).Find(&rows).Error; err != nil {
+				return err
+			}
 		}
-		v := row.view()
+		v := rows[0].view()
 		apply(&v)
 		next := fromView(v)
 		return tx.Table(s.table).Select("*").Save(&next).Error
