@@ -11,11 +11,13 @@ import (
 	"github.com/cenkalti/backoff/v5"
 )
 
-// Broker is a service's connection to RabbitMQ: a publisher to the events
-// exchange, one to the dead-letter exchange, and a subscriber for its queues.
-// All three reconnect by themselves once created.
+// Broker is a service's connection to RabbitMQ: the outbox relay's
+// publisher to the events exchange, a publisher to the dead-letter exchange,
+// and a subscriber for its queues. All three reconnect by themselves once
+// created (the relay's publisher when it next publishes or is asked if it
+// is ready).
 type Broker struct {
-	Publisher           *wamqp.Publisher
+	Publisher           *ConfirmingPublisher
 	DeadLetterPublisher *wamqp.Publisher
 	Subscriber          *wamqp.Subscriber
 	cfg                 Config
@@ -38,7 +40,7 @@ func Connect(ctx context.Context, cfg Config, subs []Subscription, log *slog.Log
 
 	b := &Broker{cfg: cfg, subs: subs}
 	steps := []func() error{
-		func() (err error) { b.Publisher, err = wamqp.NewPublisher(events, wlog); return },
+		func() (err error) { b.Publisher, err = NewConfirmingPublisher(cfg); return },
 		func() (err error) { b.DeadLetterPublisher, err = wamqp.NewPublisher(deadLetters, wlog); return },
 		func() (err error) { b.Subscriber, err = wamqp.NewSubscriber(events, wlog); return },
 		func() error { return b.check(deadLetters, wlog) },
@@ -89,7 +91,7 @@ func UntilUp(ctx context.Context, log *slog.Logger, step func() error) error {
 
 // Ready reports whether the connections are up (for /readyz).
 func (b *Broker) Ready(context.Context) error {
-	if !b.Publisher.IsConnected() || !b.Subscriber.IsConnected() {
+	if b.Publisher.Ready() != nil || !b.Subscriber.IsConnected() {
 		return fmt.Errorf("not connected to RabbitMQ")
 	}
 	return nil

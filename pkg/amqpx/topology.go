@@ -223,6 +223,16 @@ func userOf(amqpURL string) string {
 	return u.Username
 }
 
+// exchangeOf is the exchange a message of topic is published to: the
+// outbox holds events and commands alike, and a command (a topic such as
+// reimbursement.stop_payout.v1) goes to the commands exchange.
+func exchangeOf(topic string) string {
+	if events.IsCommand(topic) {
+		return CommandsExchange
+	}
+	return EventsExchange
+}
+
 // watermillConfig is the watermill-amqp configuration for one exchange:
 // the topic passed to Publish is the routing key, the topic passed to
 // Subscribe is the queue name.
@@ -230,14 +240,7 @@ func watermillConfig(cfg Config, exchange, kind string) wamqp.Config {
 	identity := func(topic string) string { return topic }
 	name := wamqp.GenerateExchangeNameConstant(exchange)
 	if exchange == EventsExchange {
-		// The outbox holds events and commands alike; a command (a topic
-		// such as reimbursement.stop_payout.v1) goes to the commands exchange.
-		name = func(topic string) string {
-			if events.IsCommand(topic) {
-				return CommandsExchange
-			}
-			return EventsExchange
-		}
+		name = exchangeOf
 	}
 	return wamqp.Config{
 		Connection: wamqp.ConnectionConfig{AmqpURI: cfg.URL, Reconnect: reconnect()},

@@ -15,6 +15,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -104,7 +105,9 @@ type Relay struct {
 
 // NewRelay returns the relay from db's outbox to out (the RabbitMQ
 // publisher). It retries a failed publish forever, in order: while the
-// broker is unreachable, events wait in the table. Each publish is a
+// broker is unreachable, events wait in the table. If out is a Confirmer,
+// it may return from Publish before the broker confirms: the relay then
+// awaits the confirms of a whole read before it moves its offset past it. Each publish is a
 // producer span from tp, a child of the span that wrote the message. An
 // idle relay looks at the outbox again when a transaction that wrote to it
 // commits, or after poll.
@@ -116,12 +119,16 @@ func NewRelay(db *gorm.DB, out message.Publisher, poll time.Duration, log *slog.
 	wlog := amqpx.WatermillLogger(log, "outbox-relay")
 	stopped, stop := context.WithCancel(context.Background())
 	wake := newWakeOnCommit(poll, time.Second, stopped.Done())
+	var offsets wsql.OffsetsAdapter = wsql.DefaultPostgreSQLOffsetsAdapter{}
+	if c, ok := out.(Confirmer); ok {
+		offsets = confirmedOffsets{OffsetsAdapter: offsets, confirmer: c}
+	}
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(sqlDB), wsql.SubscriberConfig{
 		ConsumerGroup:  relayGroup,
 		ResendInterval: time.Second,
 		BackoffManager: wake,
 		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{},
-		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
+		OffsetsAdapter: offsets,
 	}, wlog)
 	if err != nil {
 		stop()
@@ -154,6 +161,41 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) Close() error {
 	r.stop()
 	return r.forwarder.Close()
+}
+
+// Confirmer is a publisher that returns from Publish before the broker
+// has confirmed (amqpx.ConfirmingPublisher): Confirmed waits for every
+// confirm still outstanding.
+type Confirmer interface {
+	Confirmed(ctx context.Context) error
+}
+
+// confirmTimeout bounds the wait for a read's confirms; a broker that
+// takes longer has the read published again.
+const confirmTimeout = 30 * time.Second
+
+// confirmedOffsets moves the relay's offset only over messages the broker
+// has confirmed. watermill-sql reads up to a hundred outbox rows in one
+// transaction, hands them to the forwarder one by one, then builds the
+// statement that moves the offset past the last one handed over, runs it
+// and commits. Building that statement is the one moment between the last
+// publish and the commit where the relay can be asked to wait, so the
+// confirms are awaited there: if one fails, so does the read, its
+// transaction rolls back, the offset stays, and the rows are read and
+// published again (at least once, as before; the consumers' inbox absorbs
+// the copies). docs/patterns/outbox.md tells the whole story.
+type confirmedOffsets struct {
+	wsql.OffsetsAdapter
+	confirmer Confirmer
+}
+
+func (o confirmedOffsets) AckMessageQuery(params wsql.AckMessageQueryParams) (wsql.Query, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), confirmTimeout)
+	defer cancel()
+	if err := o.confirmer.Confirmed(ctx); err != nil {
+		return wsql.Query{}, fmt.Errorf("outbox relay: not moving the offset past unconfirmed messages: %w", err)
+	}
+	return o.OffsetsAdapter.AckMessageQuery(params)
 }
 
 // scope is the instrumentation scope of the outbox's spans.

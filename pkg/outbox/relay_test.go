@@ -2,7 +2,10 @@ package outbox_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,4 +160,71 @@ func testEnvelope() events.Envelope {
 	return events.Envelope{SpecVersion: "1.0", ID: uuid.NewString(), Type: testEventType, Source: events.SourceApproval,
 		Subject: uuid.NewString(), Time: time.Now(), DataContentType: "application/json", CorrelationID: uuid.NewString(),
 		Sequence: 1, Data: []byte(`{}`)}
+}
+
+// unconfirmed is a Confirmer whose first confirms fail, as when the
+// broker's channel closes before it confirmed what it was sent.
+type unconfirmed struct {
+	*gochannel.GoChannel
+	failures atomic.Int32 // Confirmed calls still to fail
+}
+
+func (u *unconfirmed) Confirmed(context.Context) error {
+	if u.failures.Add(-1) >= 0 {
+		return errors.New("channel closed before the confirms")
+	}
+	return nil
+}
+
+// A relay whose publisher returns before the broker confirms moves its
+// offset only once the confirms are in: when they fail, the same events
+// are published again, in the same order, and once confirmed, never again.
+func TestTheOffsetWaitsForTheConfirms(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := openOutbox(t, testinfra.Database(t, "outbox"))
+	// Delivered one by one, each acked before the next: the order seen is
+	// the order published.
+	bus := &unconfirmed{GoChannel: gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})}
+	bus.failures.Store(1)
+	arrived, err := bus.Subscribe(ctx, testEventType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envs []events.Envelope
+	for range 5 {
+		envs = append(envs, testEnvelope())
+	}
+	if err := db.Transaction(func(tx *gorm.DB) error { return outbox.Publish(ctx, tx, envs...) }); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(db, bus, 50*time.Millisecond, slog.New(slog.DiscardHandler), noop.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = relay.Run(ctx) }()
+	defer relay.Close()
+
+	var got []string
+	quiet := time.NewTimer(15 * time.Second)
+	for {
+		select {
+		case msg := <-arrived:
+			msg.Ack()
+			got = append(got, msg.UUID)
+			quiet.Reset(2 * time.Second) // nothing more after the confirmed round
+			continue
+		case <-quiet.C:
+		}
+		break
+	}
+	var want []string
+	for range 2 { // the unconfirmed round, then the confirmed one
+		for _, env := range envs {
+			want = append(want, env.ID)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("relayed %d messages %v,\nwant the five twice, in order: %v", len(got), got, want)
+	}
 }
