@@ -5,10 +5,12 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"sync"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/expenseflow/expenseflow/pkg/postgres"
 	"github.com/expenseflow/expenseflow/services/audit/internal/app"
@@ -36,7 +38,11 @@ type Events struct {
 func NewEvents(db *gorm.DB) *Events { return &Events{db: db} }
 
 type eventRow struct {
-	Seq           int64 `gorm:"primaryKey"`
+	// Not auto-incremented: Append computes it. (Left to its default, gorm
+	// adds RETURNING "seq" to the insert, and then, with gorm 1.31, reports
+	// every row of a batch affected even when ON CONFLICT skipped one;
+	// TestRedeliveriesAmidNewEventsKeepTheChainWhole caught it.)
+	Seq           int64 `gorm:"primaryKey;autoIncrement:false"`
 	EventID       string
 	Type          string
 	Source        string
@@ -110,7 +116,7 @@ func (s *Events) Append(ctx context.Context, r domain.Record, receivedAt time.Ti
 
 // write appends the batch and tells each request its outcome.
 func (s *Events) write(ctx context.Context, batch []*appendRequest) {
-	err := s.appendAll(ctx, batch)
+	err := s.appendOrCheck(ctx, batch)
 	if err == nil || len(batch) == 1 {
 		for _, req := range batch {
 			req.done <- err
@@ -118,12 +124,37 @@ func (s *Events) write(ctx context.Context, batch []*appendRequest) {
 		return
 	}
 	for _, req := range batch { // find the one(s) to blame
-		req.done <- s.appendAll(ctx, []*appendRequest{req})
+		req.done <- s.appendOrCheck(ctx, []*appendRequest{req})
 	}
 }
 
-// appendAll writes the batch in one transaction under the append lock.
-func (s *Events) appendAll(ctx context.Context, batch []*appendRequest) error {
+// errAlreadyLogged says a batch written as if none of its events were in
+// the log met one that was.
+var errAlreadyLogged = errors.New("audit: an event of the batch is in the log already")
+
+// appendOrCheck writes the batch assuming none of its events is in the log
+// yet, which is true of everything but redeliveries; if one is, it writes
+// the batch again, looking up first which events are.
+//
+// Why not always look them up: that lookup is a statement per batch, and
+// the insert's own conflict check (ON CONFLICT on the unique event id)
+// finds a redelivery anyway, always through the index. A batch with a
+// redelivered event cannot simply skip it at insert time, though: each row's
+// seq and hash were computed with the rows before it, so a skipped row
+// would leave a gap in seq and a link to nothing. Hence: roll back, and do
+// it again knowing which to leave out.
+func (s *Events) appendOrCheck(ctx context.Context, batch []*appendRequest) error {
+	err := s.appendAll(ctx, batch, false)
+	if errors.Is(err, errAlreadyLogged) {
+		err = s.appendAll(ctx, batch, true)
+	}
+	return err
+}
+
+// appendAll writes the batch in one transaction under the append lock,
+// leaving out the events already in the log if lookUp, and failing with
+// errAlreadyLogged if it did not look up and one was.
+func (s *Events) appendAll(ctx context.Context, batch []*appendRequest, lookUp bool) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", appendLock).Error; err != nil {
 			return err
@@ -132,17 +163,19 @@ func (s *Events) appendAll(ctx context.Context, batch []*appendRequest) error {
 		if err := tx.Select("seq", "hash").Order("seq DESC").Limit(1).Find(&last).Error; err != nil {
 			return err
 		}
-		ids := make([]string, len(batch))
-		for i, req := range batch {
-			ids[i] = req.record.EventID
-		}
-		var stored []string
-		if err := tx.Raw("SELECT event_id FROM audit_events WHERE event_id IN ?", ids).Scan(&stored).Error; err != nil {
-			return err
-		}
 		seen := map[string]bool{}
-		for _, id := range stored {
-			seen[id] = true
+		if lookUp {
+			ids := make([]string, len(batch))
+			for i, req := range batch {
+				ids[i] = req.record.EventID
+			}
+			var stored []string
+			if err := tx.Raw("SELECT event_id FROM audit_events WHERE event_id IN ?", ids).Scan(&stored).Error; err != nil {
+				return err
+			}
+			for _, id := range stored {
+				seen[id] = true
+			}
 		}
 		prev, seq := domain.Genesis, last.Seq
 		if seq > 0 {
@@ -152,7 +185,7 @@ func (s *Events) appendAll(ctx context.Context, batch []*appendRequest) error {
 		for _, req := range batch {
 			r := req.record
 			if seen[r.EventID] {
-				continue // a redelivery: already in the log
+				continue // a redelivery: already in the log (or earlier in the batch)
 			}
 			seen[r.EventID] = true
 			// PostgreSQL keeps microseconds (and rounds the rest): cut the
@@ -170,8 +203,15 @@ func (s *Events) appendAll(ctx context.Context, batch []*appendRequest) error {
 		if len(rows) == 0 {
 			return nil
 		}
-		return tx.Create(&rows).Error
+		created := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_id"}}, DoNothing: true}).Create(&rows)
+		if created.Error == nil && created.RowsAffected < int64(len(rows)) {
+			return errAlreadyLogged // rolls the batch back
+		}
+		return created.Error
 	})
+	if errors.Is(err, errAlreadyLogged) {
+		return err
+	}
 	return postgres.Classify(err)
 }
 
