@@ -405,22 +405,21 @@ func isAPINotFound(err error) bool {
 
 // withVHost is amqpURL with its vhost replaced.
 func withVHost(amqpURL, vhost string) (string, error) {
-	u, err := url.Parse(amqpURL)
+	u, err := amqp.ParseURI(amqpURL)
 	if err != nil {
 		return "", err
 	}
-	u.Path = "/" + vhost
-	u.RawPath = ""
+	u.Vhost = vhost
 	return u.String(), nil
 }
 
 // userOf is the user in an AMQP URL (guest when none is given).
 func userOf(amqpURL string) string {
-	u, err := url.Parse(amqpURL)
-	if err != nil || u.User == nil || u.User.Username() == "" {
+	u, err := amqp.ParseURI(amqpURL)
+	if err != nil {
 		return "guest"
 	}
-	return u.User.Username()
+	return u.Username
 }
 
 // machineCPU is the CPU time every process of the machine has used since
