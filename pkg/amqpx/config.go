@@ -27,8 +27,10 @@ type Config struct {
 	URL      string
 	Service  string // owner of the queues; names the dead-letter queue
 	Prefetch int    // unacked deliveries the broker may push per subscription
-	// PublishChannels is the size of the publisher's channel pool; confirms
-	// are awaited per channel, so more channels mean more messages in flight.
+	// PublishChannels is the size of the dead-letter publisher's channel
+	// pool; confirms are awaited per channel, so more channels mean more
+	// messages in flight. (The outbox relay's publisher is one channel:
+	// ConfirmingPublisher.)
 	PublishChannels int
 	Retry           RetryConfig
 	// HandlerTimeout bounds one attempt of a handler on one message: a
