@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -43,6 +44,10 @@ type ConfirmingPublisher struct {
 
 	closed    chan struct{} // closed by Close: ends keepConnected
 	closeOnce sync.Once
+	// up is whether a channel is open, readable without the lock: a dial
+	// holds the lock for as long as an unreachable broker takes to time
+	// out, and a readiness probe must not wait that long.
+	up atomic.Bool
 }
 
 // inFlight is a message handed to the broker and its confirm to come.
@@ -71,11 +76,12 @@ func NewConfirmingPublisher(cfg Config) (*ConfirmingPublisher, error) {
 // is gone.
 const reconnectEvery = time.Second
 
-// keepConnected dials again whenever the connection is lost, until Close.
+// keepConnected opens a channel again whenever it or its connection is
+// lost, until Close.
 func (p *ConfirmingPublisher) keepConnected() {
 	for {
 		p.mu.Lock()
-		_, err := p.channel(context.Background())
+		ch, err := p.channel(context.Background())
 		conn := p.conn
 		p.mu.Unlock()
 		if err != nil {
@@ -86,12 +92,16 @@ func (p *ConfirmingPublisher) keepConnected() {
 			}
 			continue
 		}
-		lost := conn.NotifyClose(make(chan *amqp.Error, 1)) // closed at once if conn already is
+		// Each is closed at once if what it watches already is.
+		connLost := conn.NotifyClose(make(chan *amqp.Error, 1))
+		chLost := ch.NotifyClose(make(chan *amqp.Error, 1))
 		select {
 		case <-p.closed:
 			return
-		case reason := <-lost:
-			_ = reason // the broker's reason, or nil for our own close: either way, dial again
+		case reason := <-connLost:
+			_ = reason // the broker's reason, or nil for our own close: either way, open again
+		case reason := <-chLost:
+			_ = reason
 		}
 	}
 }
@@ -142,9 +152,7 @@ func (p *ConfirmingPublisher) Confirmed(ctx context.Context) error {
 
 // Ready reports whether the connection is up.
 func (p *ConfirmingPublisher) Ready() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ch == nil || p.ch.IsClosed() {
+	if !p.up.Load() {
 		return errors.New("amqp: the relay's publisher is not connected")
 	}
 	return nil
@@ -185,6 +193,7 @@ func (p *ConfirmingPublisher) channel(ctx context.Context) (*amqp.Channel, error
 		return nil, err
 	}
 	p.conn, p.ch = conn, ch
+	p.up.Store(true)
 	for _, m := range p.inFlight {
 		if confirmed(m.confirm) {
 			continue
@@ -224,4 +233,5 @@ func (p *ConfirmingPublisher) reset() {
 		_ = p.conn.Close()
 	}
 	p.conn, p.ch = nil, nil
+	p.up.Store(false)
 }
