@@ -33,9 +33,8 @@ import (
 // internal error of the broker, is published again only after the later
 // ones; consumers keep their own order by each event's sequence.)
 type ConfirmingPublisher struct {
-	url      string
-	marshal  marshaler
-	exchange func(topic string) string
+	url     string
+	marshal marshaler
 
 	mu       sync.Mutex
 	conn     *amqp.Connection
@@ -61,7 +60,7 @@ type inFlight struct {
 // for a command, the commands exchange) as cfg's broker user, connecting
 // now so a broker that is down is noticed at start.
 func NewConfirmingPublisher(cfg Config) (*ConfirmingPublisher, error) {
-	p := &ConfirmingPublisher{url: cfg.URL, marshal: marshaler{user: userOf(cfg.URL)}, exchange: exchangeOf, closed: make(chan struct{})}
+	p := &ConfirmingPublisher{url: cfg.URL, marshal: marshaler{user: UserOf(cfg.URL)}, closed: make(chan struct{})}
 	p.mu.Lock()
 	_, err := p.channel(context.Background())
 	p.mu.Unlock()
@@ -116,7 +115,7 @@ func (p *ConfirmingPublisher) Publish(topic string, msgs ...*message.Message) er
 		if err != nil {
 			return err
 		}
-		m := &inFlight{exchange: p.exchange(topic), key: topic, msg: pub}
+		m := &inFlight{exchange: exchangeOf(topic), key: topic, msg: pub}
 		ch, err := p.channel(msg.Context())
 		if err != nil {
 			return err

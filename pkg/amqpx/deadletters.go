@@ -41,7 +41,7 @@ func DialDeadLetters(url string) (*DeadLetters, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DeadLetters{conn: conn, user: userOf(url)}, nil
+	return &DeadLetters{conn: conn, user: UserOf(url)}, nil
 }
 
 // Close closes the connection.

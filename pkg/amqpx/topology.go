@@ -213,9 +213,9 @@ func reconnect() *wamqp.ReconnectConfig {
 	return r
 }
 
-// userOf is the user an AMQP URL connects as: guest when it names none,
-// as the client library assumes.
-func userOf(amqpURL string) string {
+// UserOf is the user an AMQP URL connects as: guest when it names none,
+// as the client library assumes (empty when the URL does not parse).
+func UserOf(amqpURL string) string {
 	u, err := amqp.ParseURI(amqpURL)
 	if err != nil {
 		return ""
@@ -244,7 +244,7 @@ func watermillConfig(cfg Config, exchange, kind string) wamqp.Config {
 	}
 	return wamqp.Config{
 		Connection: wamqp.ConnectionConfig{AmqpURI: cfg.URL, Reconnect: reconnect()},
-		Marshaler:  marshaler{user: userOf(cfg.URL)},
+		Marshaler:  marshaler{user: UserOf(cfg.URL)},
 		Exchange:   wamqp.ExchangeConfig{GenerateName: name, Type: kind, Durable: true},
 		Queue:      wamqp.QueueConfig{GenerateName: identity, Durable: true},
 		QueueBind:  wamqp.QueueBindConfig{GenerateRoutingKey: identity},

@@ -161,7 +161,7 @@ func (m *Management) ApplyUsers(ctx context.Context, vhost string, users []User,
 		if !ok {
 			// No events to publish and no queue to bind: no topic
 			// permission is needed; drop an old one.
-			if err := m.Do(ctx, http.MethodDelete, topic, nil, nil); err != nil && !isNotFound(err) {
+			if err := m.Do(ctx, http.MethodDelete, topic, nil, nil); err != nil && !IsNotFound(err) {
 				return fmt.Errorf("topic permissions of %s: %w", u.Name, err)
 			}
 			continue
@@ -189,7 +189,8 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s %s: %s: %s", e.Method, e.Path, e.Status, e.Message)
 }
 
-func isNotFound(err error) bool {
+// IsNotFound reports whether err is the management API answering 404.
+func IsNotFound(err error) bool {
 	var apiErr *APIError
 	return errors.As(err, &apiErr) && apiErr.Code == http.StatusNotFound
 }

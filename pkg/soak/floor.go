@@ -76,7 +76,7 @@ type FloorRun struct {
 	MachineCPU time.Duration // every process's, from /proc/stat
 }
 
-// Floor is a broker-floor measurement: both modes and, in the same run,
+// Floor is a broker-floor measurement: every mode and, in the same run,
 // pgbench.
 type Floor struct {
 	PgbenchTPS float64
@@ -142,7 +142,7 @@ func BrokerFloor(ctx context.Context, cfg FloorConfig) (*Floor, error) {
 	if err != nil {
 		return nil, err
 	}
-	user := userOf(cfg.AMQPURL)
+	user := amqpx.UserOf(cfg.AMQPURL)
 	for _, mode := range []struct {
 		name            string
 		publish, acking int
@@ -263,7 +263,7 @@ func publishFlows(ctx context.Context, amqpURL string, flows, batch int) (int64,
 	if err := ch.Confirm(false); err != nil {
 		return 0, err
 	}
-	user := userOf(amqpURL)
+	user := amqpx.UserOf(amqpURL)
 	var published int64
 	var pending []*amqp.DeferredConfirmation
 	await := func() error {
@@ -388,7 +388,7 @@ func ackAll(deliveries <-chan amqp.Delivery, batch int, counted func(int)) {
 // freshVHost (re)creates vhost with all rights for user.
 func freshVHost(ctx context.Context, api *amqpx.Management, vhost, user string) error {
 	path := "/api/vhosts/" + url.PathEscape(vhost)
-	if err := api.Do(ctx, http.MethodDelete, path, nil, nil); err != nil && !isAPINotFound(err) {
+	if err := api.Do(ctx, http.MethodDelete, path, nil, nil); err != nil && !amqpx.IsNotFound(err) {
 		return err
 	}
 	if err := api.Do(ctx, http.MethodPut, path, map[string]any{}, nil); err != nil {
@@ -396,11 +396,6 @@ func freshVHost(ctx context.Context, api *amqpx.Management, vhost, user string) 
 	}
 	return api.Do(ctx, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/"+url.PathEscape(user),
 		map[string]string{"configure": ".*", "write": ".*", "read": ".*"}, nil)
-}
-
-func isAPINotFound(err error) bool {
-	var apiErr *amqpx.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == http.StatusNotFound
 }
 
 // withVHost is amqpURL with its vhost replaced.
@@ -411,15 +406,6 @@ func withVHost(amqpURL, vhost string) (string, error) {
 	}
 	u.Vhost = vhost
 	return u.String(), nil
-}
-
-// userOf is the user in an AMQP URL (guest when none is given).
-func userOf(amqpURL string) string {
-	u, err := amqp.ParseURI(amqpURL)
-	if err != nil {
-		return "guest"
-	}
-	return u.Username
 }
 
 // machineCPU is the CPU time every process of the machine has used since

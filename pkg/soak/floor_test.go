@@ -81,7 +81,7 @@ func TestTheBrokerFloorCountsEveryDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = mgmt.Do(context.Background(), http.MethodGet, "/api/vhosts/"+url.PathEscape(vhost), nil, nil)
-	if !isAPINotFound(err) {
+	if !amqpx.IsNotFound(err) {
 		t.Fatalf("the floor's vhost after the run: %v, want it gone", err)
 	}
 }
